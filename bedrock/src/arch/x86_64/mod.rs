@@ -1,0 +1,20 @@
+//! x86_64 support: PVH entry, CPU helpers, serial port, descriptor tables,
+//! exceptions, paging glue and the TSC clock.
+
+pub mod cpu;
+pub mod entry;
+pub mod gdt;
+pub mod idt;
+pub mod paging;
+pub mod serial;
+pub mod tsc;
+
+/// Leaves QEMU through the `isa-debug-exit` device with `code`; on a machine
+/// without that device this returns and the caller halts instead.
+pub fn qemu_exit(code: bedrock_testproto::ExitCode) {
+    let mut port =
+        ::x86_64::instructions::port::Port::<u32>::new(bedrock_testproto::DEBUG_EXIT_PORT);
+    // SAFETY: writing the debug-exit port has no effect on memory; where the
+    // device is absent the write is ignored.
+    unsafe { port.write(code as u32) };
+}

@@ -1,0 +1,57 @@
+//! Kernel test mode: `test=<scenario>` on the command line runs one
+//! scenario after boot and leaves QEMU with its verdict; `test=list` lists
+//! them. The line formats and exit codes come from `bedrock-testproto`,
+//! shared with the host harness (`cargo xtask test`).
+
+mod scenarios;
+
+use alloc::string::String;
+use core::fmt::Write;
+
+use crate::arch::{cpu, qemu_exit, serial};
+use crate::boot::BootInfo;
+use crate::boot::cmdline::Cmdline;
+use bedrock_testproto::{ExitCode, LIST, Line};
+
+/// What a scenario may look at.
+pub struct Context<'a> {
+    pub info: &'a BootInfo,
+    pub cmdline: &'a Cmdline<'a>,
+}
+
+/// A scenario returns `Err(reason)` to fail; it may also never return
+/// (scenarios that test the fault and panic paths).
+pub type Scenario = fn(&Context<'_>) -> Result<(), String>;
+
+fn say(line: Line<'_>) {
+    let _ = writeln!(serial::COM1_UART.lock(), "{line}");
+}
+
+fn finish(code: ExitCode) -> ! {
+    qemu_exit(code);
+    cpu::halt_forever()
+}
+
+pub fn run(name: &str, ctx: &Context<'_>) -> ! {
+    if name == LIST {
+        for (n, _) in scenarios::ALL {
+            say(Line::Listed(n));
+        }
+        finish(ExitCode::Success);
+    }
+    let Some((_, scenario)) = scenarios::ALL.iter().find(|(n, _)| *n == name) else {
+        say(Line::Failed(name, "no such scenario in this kernel"));
+        finish(ExitCode::Failure);
+    };
+    say(Line::Start(name));
+    match scenario(ctx) {
+        Ok(()) => {
+            say(Line::Ok(name));
+            finish(ExitCode::Success)
+        }
+        Err(reason) => {
+            say(Line::Failed(name, &reason));
+            finish(ExitCode::Failure)
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The harness's side of the in-kernel test scenarios.
+//!
+//! The kernel owns the scenarios' code and lists their names (`test=list`);
+//! this table owns how each one is booted and what counts as passing. The
+//! harness checks that the two name lists agree, so a scenario cannot be
+//! added to one side and silently never run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Context, Result};
+
+/// How a scenario must end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Exit with `ExitCode::Success`, print `scenario <name>: ok`, print no
+    /// `FAILED` line, and print every string in `must_contain`.
+    Pass {
+        must_contain: &'static [&'static str],
+    },
+    /// Exit with `ExitCode::Failure` and print every string in
+    /// `must_contain`: for scenarios that deliberately fault or panic to
+    /// test the kernel's reporting path.
+    Fail {
+        must_contain: &'static [&'static str],
+    },
+}
+
+/// What a scenario's preparation produced.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// A generated file to pass with `-initrd`.
+    pub initrd: Option<PathBuf>,
+    /// Further strings the log must contain, known only once the files exist.
+    pub must_contain: Vec<String>,
+}
+
+/// Generates a scenario's boot files in the given directory.
+pub type Prepare = fn(&Path) -> Result<Prepared>;
+
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub smp: u32,
+    pub memory_mib: u32,
+    /// Command-line words after `test=<name>`.
+    pub cmdline: &'static [&'static str],
+    pub timeout: Duration,
+    pub expect: Expect,
+    pub prepare: Option<Prepare>,
+}
+
+/// Resources of a scenario (and of the `test=list` boot) unless it says
+/// otherwise: two CPUs so that SMP paths run, and little memory so that a
+/// boot under TCG stays quick.
+pub const DEFAULT_SMP: u32 = 2;
+pub const DEFAULT_MEMORY_MIB: u32 = 256;
+/// Generous for TCG on a loaded CI machine; a hung kernel costs this much.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const DEFAULT: Scenario = Scenario {
+    name: "",
+    smp: DEFAULT_SMP,
+    memory_mib: DEFAULT_MEMORY_MIB,
+    cmdline: &[],
+    timeout: DEFAULT_TIMEOUT,
+    expect: Expect::Pass { must_contain: &[] },
+    prepare: None,
+};
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "boot_banner",
+        expect: Expect::Pass {
+            must_contain: &[
+                "Bedrock 0.1.0",
+                "MiB usable",
+                "command line \"test=boot_banner\"",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "cmdline_unknown_option",
+        cmdline: &["frobnicate=7"],
+        expect: Expect::Pass {
+            must_contain: &["unknown command-line option \"frobnicate=7\" ignored"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "frame_stress",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "heap_stress",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "kernel_mappings",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "page_fault_report",
+        expect: Expect::Fail {
+            must_contain: &["EXCEPTION #PF", "cr2=0xffff900000000000", "rip="],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "panic_exit",
+        expect: Expect::Fail {
+            must_contain: &["PANIC", "deliberate panic from scenario panic_exit"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "boot_module",
+        prepare: Some(prepare_boot_module),
+        ..DEFAULT
+    },
+];
+
+/// Size of the `boot_module` scenario's module: not a multiple of the page
+/// size, so the kernel must honour the exact length.
+const BOOT_MODULE_LEN: usize = 100_000;
+/// Fixed so the module (and its hash) is the same on every run.
+const BOOT_MODULE_SEED: u64 = 0xB0_07_0D_u64;
+
+/// Writes `boot_module.bin` and expects the kernel to report its size and
+/// FNV-1a hash, which proves it read the module from the right place.
+fn prepare_boot_module(dir: &Path) -> Result<Prepared> {
+    let bytes = pseudo_random_bytes(BOOT_MODULE_SEED, BOOT_MODULE_LEN);
+    let path = dir.join("boot_module.bin");
+    fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
+    fs::write(&path, &bytes).context(|| format!("writing {}", path.display()))?;
+    Ok(Prepared {
+        initrd: Some(path),
+        must_contain: vec![module_line(0, &bytes)],
+    })
+}
+
+/// The line the kernel prints for boot module `index`.
+fn module_line(index: usize, bytes: &[u8]) -> String {
+    format!(
+        "module {index}: {} bytes, fnv1a64={:#018x}",
+        bytes.len(),
+        fnv1a64(bytes)
+    )
+}
+
+/// 64-bit FNV-1a: trivial to implement identically in the kernel.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
+}
+
+/// `len` bytes from SplitMix64: deterministic, and unlike a repeating
+/// pattern it catches a module read at a wrong offset.
+fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut bytes: Vec<u8> = std::iter::repeat_with(|| next().to_le_bytes())
+        .take(len.div_ceil(8))
+        .flatten()
+        .collect();
+    bytes.truncate(len);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_and_not_the_list_keyword() {
+        let names: HashSet<_> = SCENARIOS.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SCENARIOS.len());
+        assert!(!names.contains(bedrock_testproto::LIST));
+        assert!(SCENARIOS.iter().all(|s| !s.name.is_empty()));
+    }
+
+    #[test]
+    fn fnv1a64_known_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn pseudo_random_bytes_are_deterministic_and_exact_length() {
+        let a = pseudo_random_bytes(1, 13);
+        assert_eq!(a.len(), 13);
+        assert_eq!(a, pseudo_random_bytes(1, 13));
+        assert_ne!(a, pseudo_random_bytes(2, 13));
+        // SplitMix64's first output for seed 0.
+        assert_eq!(
+            pseudo_random_bytes(0, 8),
+            0xe220_a839_7b1d_cdaf_u64.to_le_bytes()
+        );
+    }
+
+    #[test]
+    fn module_line_format() {
+        let line = module_line(0, b"a");
+        assert_eq!(line, "module 0: 1 bytes, fnv1a64=0xaf63dc4c8601ec8c");
+        let line = module_line(0, &[0; 100_000]);
+        let hash = line.rsplit_once("=0x").unwrap().1;
+        assert_eq!(hash.len(), 16);
+        assert!(
+            hash.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn boot_module_writes_the_file_it_describes() {
+        let dir = std::env::temp_dir().join(format!("xtask-test-{}", std::process::id()));
+        let prepared = prepare_boot_module(&dir).unwrap();
+        let path = prepared.initrd.unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), BOOT_MODULE_LEN);
+        assert_eq!(prepared.must_contain, [module_line(0, &bytes)]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
