@@ -8,7 +8,7 @@ use crate::arch::x86_64::{gdt, idt, tsc};
 use crate::arch::{cpu, qemu_exit, serial};
 use crate::boot::BootInfo;
 use crate::boot::cmdline::{Cmdline, LogLevel, Problem};
-use crate::boot::pvh::{self, PhysRead};
+use crate::boot::pvh::{self, PhysRead, Unreachable};
 use crate::mm::{kernel_space, phys_to_virt};
 use bedrock_testproto::ExitCode;
 
@@ -17,10 +17,10 @@ use bedrock_testproto::ExitCode;
 struct BootWindow;
 
 impl PhysRead for BootWindow {
-    fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), ()> {
-        let end = phys.checked_add(buf.len() as u64).ok_or(())?;
+    fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), Unreachable> {
+        let end = phys.checked_add(buf.len() as u64).ok_or(Unreachable)?;
         if end > 4 << 30 {
-            return Err(());
+            return Err(Unreachable);
         }
         // SAFETY: the boot tables map all of [0, 4 GiB) at the direct map.
         // Reading loader-provided memory there cannot fault; the bytes are

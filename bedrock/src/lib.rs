@@ -5,26 +5,30 @@
 //!   architecture code in [`arch`] and the boot path in [`boot`];
 //! - for the host it is a plain library whose portable logic (memory map,
 //!   frame allocator, page tables, command line, boot-info parsing) is unit
-//!   tested with `cargo test`. Only code that touches hardware is gated on
-//!   `target_os = "none"`, at module level.
-#![cfg_attr(target_os = "none", no_std)]
+//!   tested with `cargo test`.
+//!
+//! Code that only makes sense in the kernel is gated on `cfg(kernel)`, at
+//! module level. `build.rs` sets it for the bare-metal target, and for the
+//! host when `BEDROCK_LINT_KERNEL=1` so that `cargo xtask lint` can run the
+//! host's clippy over the kernel code too.
+#![cfg_attr(kernel, no_std)]
 
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 extern crate alloc;
 
 pub mod boot;
 pub mod mm;
 
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 mod kmain;
 
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 pub mod arch;
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 mod klog;
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 mod panic;
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 mod testing;
 
 /// Kernel version, shown in the boot banner.

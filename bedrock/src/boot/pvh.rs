@@ -18,11 +18,15 @@ const START_INFO_SIZE: usize = 56;
 const MODLIST_ENTRY_SIZE: usize = 32;
 const MEMMAP_ENTRY_SIZE: usize = 24;
 
+/// A physical range [`PhysRead`] cannot reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unreachable;
+
 /// Reads physical memory during boot.
 pub trait PhysRead {
-    /// Fills `buf` from physical address `phys`; `Err` if any byte of the
+    /// Fills `buf` from physical address `phys`; fails if any byte of the
     /// range is out of reach.
-    fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), ()>;
+    fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), Unreachable>;
 }
 
 /// Why the start info cannot be used at all.
@@ -63,7 +67,7 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 pub fn parse(mem: &impl PhysRead, phys: u64, kernel: PhysRange) -> Result<BootInfo, Error> {
     let mut si = [0u8; START_INFO_SIZE];
     mem.read(phys, &mut si[..8])
-        .map_err(|()| Error::Unreadable(phys))?;
+        .map_err(|_| Error::Unreadable(phys))?;
     let magic = u32_at(&si, 0);
     if magic != MAGIC {
         return Err(Error::BadMagic(magic));
@@ -73,7 +77,7 @@ pub fn parse(mem: &impl PhysRead, phys: u64, kernel: PhysRange) -> Result<BootIn
         return Err(Error::NoMemoryMap { version });
     }
     mem.read(phys, &mut si)
-        .map_err(|()| Error::Unreadable(phys))?;
+        .map_err(|_| Error::Unreadable(phys))?;
     let nr_modules = u32_at(&si, 12);
     let modlist = u64_at(&si, 16);
     let cmdline = u64_at(&si, 24);
@@ -91,7 +95,7 @@ pub fn parse(mem: &impl PhysRead, phys: u64, kernel: PhysRange) -> Result<BootIn
     for i in 0..memmap_entries as usize {
         let mut e = [0u8; MEMMAP_ENTRY_SIZE];
         let at = memmap.wrapping_add((i * MEMMAP_ENTRY_SIZE) as u64);
-        mem.read(at, &mut e).map_err(|()| Error::Unreadable(at))?;
+        mem.read(at, &mut e).map_err(|_| Error::Unreadable(at))?;
         let Some(range) = PhysRange::from_len(u64_at(&e, 0), u64_at(&e, 8)) else {
             continue; // wraps around: not a real region
         };
@@ -217,9 +221,9 @@ mod tests {
     }
 
     impl PhysRead for Mem {
-        fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), ()> {
+        fn read(&self, phys: u64, buf: &mut [u8]) -> Result<(), Unreachable> {
             for (i, b) in buf.iter_mut().enumerate() {
-                *b = *self.0.get(&(phys + i as u64)).ok_or(())?;
+                *b = *self.0.get(&(phys + i as u64)).ok_or(Unreachable)?;
             }
             Ok(())
         }

@@ -152,7 +152,10 @@ impl FrameAllocator {
 
     /// Returns `count` frames starting at `addr`. Panics like [`Self::free`].
     pub fn free_contiguous(&mut self, addr: u64, count: usize) {
-        assert!(addr % PAGE_SIZE == 0, "freeing unaligned frame {addr:#x}");
+        assert!(
+            addr.is_multiple_of(PAGE_SIZE),
+            "freeing unaligned frame {addr:#x}"
+        );
         let first = (addr / PAGE_SIZE) as usize;
         assert!(
             first

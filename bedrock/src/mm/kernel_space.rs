@@ -153,7 +153,7 @@ pub fn map_range(
     let mut pa = phys.start;
     while pa < phys.end {
         let va = virt + (pa - phys.start);
-        let size = if pa % HUGE == 0 && va % HUGE == 0 && phys.end - pa >= HUGE {
+        let size = if pa.is_multiple_of(HUGE) && va.is_multiple_of(HUGE) && phys.end - pa >= HUGE {
             PageSize::Size2M
         } else {
             PageSize::Size4K

@@ -133,7 +133,7 @@ impl RangeSet {
         }
         let hole = PhysRange::new(
             align_down(hole.start, PAGE_SIZE),
-            align_up(hole.end, PAGE_SIZE).unwrap_or(u64::MAX & !(PAGE_SIZE - 1)),
+            align_up(hole.end, PAGE_SIZE).unwrap_or(align_down(u64::MAX, PAGE_SIZE)),
         );
         let mut out = ArrayVec::<PhysRange, MAX_RANGES>::new();
         for r in &self.ranges {

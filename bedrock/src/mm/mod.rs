@@ -11,9 +11,9 @@ pub mod frame;
 pub mod memmap;
 pub mod paging;
 
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 pub mod heap;
-#[cfg(target_os = "none")]
+#[cfg(kernel)]
 pub mod kernel_space;
 
 /// Size of a base page and of a physical frame.
@@ -70,6 +70,11 @@ impl PhysRange {
     }
 }
 
+/// Virtual address of physical address `phys` in the direct map.
+pub const fn phys_to_virt(phys: u64) -> u64 {
+    HHDM_BASE + phys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,9 +96,4 @@ mod tests {
         assert!(r.contains_range(&PhysRange::new(0x1000, 0x2000)));
         assert_eq!(PhysRange::from_len(u64::MAX, 2), None);
     }
-}
-
-/// Virtual address of physical address `phys` in the direct map.
-pub const fn phys_to_virt(phys: u64) -> u64 {
-    HHDM_BASE + phys
 }

@@ -163,10 +163,15 @@ impl<'a, A: TableAccess> Mapper<'a, A> {
         self.root
     }
 
-    fn entry(&self, table: u64, i: usize) -> &mut Entry {
-        // SAFETY: TableAccess guarantees a valid, exclusive-enough pointer
-        // to the table in `table`; `i` < 512 by construction of `index`.
-        unsafe { &mut (*self.access.table(table)).0[i] }
+    fn read(&self, table: u64, i: usize) -> Entry {
+        // SAFETY: TableAccess guarantees a valid pointer to the table in
+        // `table`; `i` < 512 by construction of `index`.
+        unsafe { (*self.access.table(table)).0[i] }
+    }
+
+    fn write(&mut self, table: u64, i: usize, entry: Entry) {
+        // SAFETY: as in `read`; `&mut self` serialises edits through this mapper.
+        unsafe { (*self.access.table(table)).0[i] = entry }
     }
 
     /// Maps one page of `size` at `virt` to `phys`. Intermediate tables are
@@ -183,29 +188,36 @@ impl<'a, A: TableAccess> Mapper<'a, A> {
         if flags.is_wx() {
             return Err(MapError::WritableAndExecutable);
         }
-        if virt % size.bytes() != 0 || phys % size.bytes() != 0 || !is_canonical(virt) {
+        if !virt.is_multiple_of(size.bytes())
+            || !phys.is_multiple_of(size.bytes())
+            || !is_canonical(virt)
+        {
             return Err(MapError::Misaligned);
         }
         let mut table = self.root;
         for level in (size.leaf_level() + 1..=4).rev() {
-            let e = self.entry(table, index(virt, level));
+            let i = index(virt, level);
+            let mut e = self.read(table, i);
             if !e.is_present() {
                 let frame = frames().ok_or(MapError::OutOfFrames)?;
                 // SAFETY: the frame source hands out frames reachable through
                 // `access` (TableAccess contract) that nobody else uses.
                 unsafe { self.access.table(frame).write_bytes(0, 1) };
-                let parent_flags = Flags::PRESENT | Flags::WRITABLE | (flags & Flags::USER);
-                *self.entry(table, index(virt, level)) = Entry::new(frame, parent_flags);
+                e = Entry::new(
+                    frame,
+                    Flags::PRESENT | Flags::WRITABLE | (flags & Flags::USER),
+                );
+                self.write(table, i, e);
             } else if e.is_huge() {
                 return Err(MapError::HugePageInTheWay);
             } else if flags.contains(Flags::USER) && !e.flags().contains(Flags::USER) {
-                let upgraded = Entry::new(e.addr(), e.flags() | Flags::USER);
-                *self.entry(table, index(virt, level)) = upgraded;
+                e = Entry::new(e.addr(), e.flags() | Flags::USER);
+                self.write(table, i, e);
             }
-            table = self.entry(table, index(virt, level)).addr();
+            table = e.addr();
         }
-        let leaf = self.entry(table, index(virt, size.leaf_level()));
-        if leaf.is_present() {
+        let i = index(virt, size.leaf_level());
+        if self.read(table, i).is_present() {
             return Err(MapError::AlreadyMapped);
         }
         let huge = if size == PageSize::Size2M {
@@ -213,24 +225,25 @@ impl<'a, A: TableAccess> Mapper<'a, A> {
         } else {
             Flags::empty()
         };
-        *leaf = Entry::new(phys, flags | Flags::PRESENT | huge);
+        self.write(table, i, Entry::new(phys, flags | Flags::PRESENT | huge));
         Ok(())
     }
 
-    /// Finds the leaf entry for `virt`: (entry, page size).
-    fn leaf(&self, virt: u64) -> Option<(&mut Entry, PageSize)> {
+    /// Finds the leaf entry for `virt`: (table, index, entry, page size).
+    fn leaf(&self, virt: u64) -> Option<(u64, usize, Entry, PageSize)> {
         if !is_canonical(virt) {
             return None;
         }
         let mut table = self.root;
         for level in (1..=4).rev() {
-            let e = self.entry(table, index(virt, level));
+            let i = index(virt, level);
+            let e = self.read(table, i);
             if !e.is_present() {
                 return None;
             }
             match level {
-                1 => return Some((e, PageSize::Size4K)),
-                2 if e.is_huge() => return Some((e, PageSize::Size2M)),
+                1 => return Some((table, i, e, PageSize::Size4K)),
+                2 if e.is_huge() => return Some((table, i, e, PageSize::Size2M)),
                 3 if e.is_huge() => return None, // 1 GiB pages are never created here
                 _ => table = e.addr(),
             }
@@ -240,20 +253,19 @@ impl<'a, A: TableAccess> Mapper<'a, A> {
 
     /// Physical address and flags `virt` maps to.
     pub fn translate(&self, virt: u64) -> Option<(u64, Flags)> {
-        let (e, size) = self.leaf(virt)?;
+        let (_, _, e, size) = self.leaf(virt)?;
         Some((e.addr() + virt % size.bytes(), e.flags()))
     }
 
     /// Removes the mapping of the page at `virt`, returning the physical
     /// address it mapped. The caller flushes the TLB.
     pub fn unmap(&mut self, virt: u64) -> Result<(u64, PageSize), MapError> {
-        let (e, size) = self.leaf(virt).ok_or(MapError::NotMapped)?;
-        if virt % size.bytes() != 0 {
+        let (table, i, e, size) = self.leaf(virt).ok_or(MapError::NotMapped)?;
+        if !virt.is_multiple_of(size.bytes()) {
             return Err(MapError::Misaligned);
         }
-        let phys = e.addr();
-        *e = Entry::default();
-        Ok((phys, size))
+        self.write(table, i, Entry::default());
+        Ok((e.addr(), size))
     }
 }
 
@@ -394,7 +406,6 @@ mod tests {
             &mut || arena.alloc(),
         )
         .unwrap();
-        let e = m.entry(0, index(0x40_1000, 4));
-        assert!(e.flags().contains(Flags::USER));
+        assert!(m.read(0, index(0x40_1000, 4)).flags().contains(Flags::USER));
     }
 }

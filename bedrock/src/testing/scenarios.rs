@@ -23,6 +23,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("kernel_mappings", kernel_mappings),
     ("page_fault_report", page_fault_report),
     ("panic_exit", panic_exit),
+    ("stack_overflow_report", stack_overflow_report),
     ("boot_module", boot_module),
 ];
 
@@ -140,7 +141,7 @@ fn frame_stress(ctx: &Context<'_>) -> Result<(), String> {
 
     // Round 2: 2 MiB aligned runs.
     while let Some(run) = fa.alloc_contiguous(512, 0x20_0000) {
-        ensure!(run % 0x20_0000 == 0, "run {run:#x} misaligned");
+        ensure!(run.is_multiple_of(0x20_0000), "run {run:#x} misaligned");
         ensure!(
             runs.len() < runs.capacity(),
             "more 2 MiB runs than RAM holds"
@@ -181,7 +182,7 @@ fn heap_stress(_: &Context<'_>) -> Result<(), String> {
             let mut i = 0;
             blocks.retain(|_| {
                 i += 1;
-                rng.next() % 2 == 0 || i % 7 == 0
+                rng.next().is_multiple_of(2) || i % 7 == 0
             });
         }
         for b in &blocks {
@@ -200,7 +201,7 @@ fn heap_stress(_: &Context<'_>) -> Result<(), String> {
         let aligned: Vec<Box<Page>> = (0..64).map(|i| Box::new(Page([i; 4096]))).collect();
         for (i, p) in aligned.iter().enumerate() {
             ensure!(
-                (&**p as *const Page as u64) % 4096 == 0,
+                (&**p as *const Page as u64).is_multiple_of(4096),
                 "page-aligned box misaligned"
             );
             ensure!(p.0.iter().all(|&x| x == i as u8), "aligned box corrupted");
@@ -275,6 +276,19 @@ fn page_fault_report(_: &Context<'_>) -> Result<(), String> {
     // SAFETY: deliberately invalid; the read faults and never returns.
     let v = unsafe { bad.read_volatile() };
     Err(format!("read of an unmapped address returned {v:#x}"))
+}
+
+/// Recurses until the boot stack runs into its guard page. The page fault
+/// cannot be delivered on the same stack, so the CPU raises a double
+/// fault, which runs on its own IST stack and must be reported.
+fn stack_overflow_report(_: &Context<'_>) -> Result<(), String> {
+    #[allow(unconditional_recursion)]
+    fn recurse(depth: u64) -> u64 {
+        let pad = core::hint::black_box([depth; 64]);
+        pad[(depth % 64) as usize] + core::hint::black_box(recurse)(depth + 1)
+    }
+    let v = recurse(0);
+    Err(format!("unbounded recursion returned {v}"))
 }
 
 fn panic_exit(_: &Context<'_>) -> Result<(), String> {
