@@ -5,8 +5,9 @@
 use core::fmt::Write;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+use crate::arch::serial;
+use crate::arch::x86_64::percpu;
 use crate::arch::x86_64::tsc;
-use crate::arch::{cpu, serial};
 
 struct SerialLogger;
 
@@ -33,7 +34,7 @@ impl Log for SerialLogger {
             "[{:5}.{:06}] cpu{} {level} {}",
             ns / 1_000_000_000,
             ns % 1_000_000_000 / 1000,
-            cpu::apic_id(),
+            percpu::current().index,
             record.args()
         );
     }

@@ -4,12 +4,15 @@
 use core::fmt::Write;
 use log::{LevelFilter, info, warn};
 
-use crate::arch::x86_64::{gdt, idt, tsc};
+use crate::acpi::topology::Topology;
+use crate::arch::x86_64::hpet::{Hpet, PmTimer};
+use crate::arch::x86_64::{apic, gdt, idt, percpu, smp, tsc};
 use crate::arch::{cpu, qemu_exit, serial};
 use crate::boot::BootInfo;
 use crate::boot::cmdline::{Cmdline, LogLevel, Problem};
 use crate::boot::pvh::{self, PhysRead, Unreachable};
-use crate::mm::{kernel_space, phys_to_virt};
+use crate::mm::kernel_space::{self, Caching, map_direct};
+use crate::mm::{PAGE_SIZE, PhysRange, phys_to_virt};
 use bedrock_testproto::ExitCode;
 
 /// Physical memory as the boot page tables show it: the first 4 GiB
@@ -50,11 +53,12 @@ fn level_filter(level: LogLevel) -> LevelFilter {
 /// the PVH start info.
 pub extern "C" fn kmain(start_info: u64) -> ! {
     tsc::mark_boot();
+    percpu::init_bsp(cpu::apic_id());
     serial::init();
     crate::klog::init(LevelFilter::Info);
-    gdt::init();
+    gdt::init_bsp();
     idt::init();
-    let tsc_per_us = tsc::calibrate();
+    tsc::calibrate_pit();
 
     let boot_info = match pvh::parse(&BootWindow, start_info, kernel_space::kernel_image()) {
         Ok(info) => info,
@@ -76,25 +80,90 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
             boot_info.cmdline
         );
     }
-    info!(
-        "tsc {} MHz, {} free frames, boot cpu {}",
-        tsc_per_us,
-        memory.free_frames,
-        cpu::apic_id()
-    );
+    info!("{} free frames", memory.free_frames);
     report_boot_problems(&boot_info, &cmdline);
 
+    let topology = discover_platform(&boot_info);
+    start_cpus(&topology);
+
     if let Some(name) = cmdline.test {
-        crate::testing::run(
-            name,
-            &crate::testing::Context {
-                info: &boot_info,
-                cmdline: &cmdline,
-            },
-        );
+        let ctx = crate::testing::Context {
+            info: &boot_info,
+            cmdline: &cmdline,
+            topology: &topology,
+        };
+        crate::testing::run(name, &ctx);
     }
     info!("boot complete; this kernel has no init to start yet, powering off");
     qemu_exit(ExitCode::Success);
+    cpu::halt_forever()
+}
+
+/// Reads ACPI and refines the TSC calibration with the best reference
+/// clock found. Without ACPI the machine is treated as one CPU.
+fn discover_platform(info: &BootInfo) -> Topology {
+    let topology = match info.rsdp.map(crate::acpi::discover) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            warn!("ACPI tables unusable ({e:?}); running on the boot CPU only");
+            Topology::default()
+        }
+        None => {
+            warn!("no ACPI RSDP from the loader; running on the boot CPU only");
+            Topology::default()
+        }
+    };
+    let hpet = topology.hpet_address.and_then(|addr| {
+        let virt = map_direct(PhysRange::new(addr, addr + 1024), Caching::Uncached).ok()?;
+        // SAFETY: `virt` maps the HPET register block (uncached).
+        unsafe { Hpet::new(virt) }
+    });
+    let (source, hz) = match (hpet, topology.pm_timer) {
+        (Some(mut hpet), _) => ("HPET", tsc::calibrate_with(&mut hpet)),
+        (None, Some(pm)) => (
+            "PM timer",
+            tsc::calibrate_with(&mut PmTimer::new(pm.port, pm.wide)),
+        ),
+        (None, None) => ("PIT", tsc::frequency()),
+    };
+    info!(
+        "acpi: {} CPUs, {} I/O APICs, TSC {}.{:03} MHz (calibrated with the {source})",
+        topology.cpus.len(),
+        topology.ioapics.len(),
+        hz / 1_000_000,
+        hz / 1000 % 1000
+    );
+    topology
+}
+
+/// Enables the boot CPU's local APIC and starts the other CPUs.
+fn start_cpus(topology: &Topology) {
+    apic::disable_legacy_pic();
+    let lapic = if topology.local_apic_address != 0 {
+        topology.local_apic_address
+    } else {
+        0xfee0_0000
+    };
+    let mmio = match map_direct(PhysRange::new(lapic, lapic + PAGE_SIZE), Caching::Uncached) {
+        Ok(v) => v,
+        Err(e) => panic!("cannot map the local APIC: {e:?}"),
+    };
+    apic::select_mode(mmio);
+    apic::init_cpu();
+    info!(
+        "apic: {} mode, boot CPU APIC ID {}",
+        if apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
+        apic::id()
+    );
+    if topology.cpus.len() > 1 {
+        smp::start_aps(&topology.cpus);
+    }
+    info!("smp: {} CPUs online", percpu::online());
+}
+
+/// Where application processors go once set up: nothing schedules work on
+/// them yet, so they halt.
+pub fn ap_main() -> ! {
     cpu::halt_forever()
 }
 

@@ -16,11 +16,12 @@
 #[cfg(kernel)]
 extern crate alloc;
 
+pub mod acpi;
 pub mod boot;
 pub mod mm;
 
 #[cfg(kernel)]
-mod kmain;
+pub(crate) mod kmain;
 
 #[cfg(kernel)]
 pub mod arch;

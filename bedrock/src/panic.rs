@@ -14,7 +14,11 @@ fn panic(info: &PanicInfo<'_>) -> ! {
     x86_64::instructions::interrupts::disable();
     if !PANICKING.swap(true, Ordering::SeqCst) {
         serial::with_uart_forced(|uart| {
-            let _ = write!(uart, "\nPANIC on cpu{}", cpu::apic_id());
+            let _ = write!(
+                uart,
+                "\nPANIC on cpu{}",
+                crate::arch::x86_64::percpu::current().index
+            );
             if let Some(loc) = info.location() {
                 let _ = write!(uart, " at {}:{}:{}", loc.file(), loc.line(), loc.column());
             }

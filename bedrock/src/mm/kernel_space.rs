@@ -23,6 +23,9 @@ pub static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
 /// Physical address of the kernel's root page table.
 static KERNEL_ROOT: spin::Once<u64> = spin::Once::new();
 
+/// Serialises edits of the kernel page tables after boot.
+static KERNEL_MAP_LOCK: Mutex<()> = Mutex::new(());
+
 /// Early page tables must be reachable through the boot direct map.
 const BOOT_MAP_LIMIT: u64 = 4 << 30;
 const HUGE: u64 = 0x20_0000;
@@ -164,8 +167,77 @@ pub fn map_range(
     Ok(())
 }
 
+/// How a physical range outside RAM is to be cached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// Normal memory (firmware tables in reserved RAM).
+    WriteBack,
+    /// Device registers.
+    Uncached,
+}
+
+/// Makes `range` reachable at its direct-map address (read/write, never
+/// executable) and returns that address. Pages already mapped are left as
+/// they are, so calling this for RAM or twice is harmless. Used for ACPI
+/// tables outside the RAM map and for MMIO registers.
+pub fn map_direct(range: PhysRange, caching: Caching) -> Result<u64, MapError> {
+    let mut flags = Flags::WRITABLE | Flags::NO_EXECUTE | Flags::GLOBAL;
+    if caching == Caching::Uncached {
+        flags = flags | Flags::NO_CACHE | Flags::WRITE_THROUGH;
+    }
+    let start = align_down(range.start, PAGE_SIZE);
+    let end = align_up(range.end, PAGE_SIZE).ok_or(MapError::Misaligned)?;
+    let _edit = KERNEL_MAP_LOCK.lock();
+    let mut frames = FRAMES.lock();
+    let frames = frames.as_mut().ok_or(MapError::OutOfFrames)?;
+    with_kernel_mapper(|m| {
+        for pa in (start..end).step_by(PAGE_SIZE as usize) {
+            if m.translate(phys_to_virt(pa)).is_none() {
+                m.map(phys_to_virt(pa), pa, PageSize::Size4K, flags, &mut || {
+                    frames.alloc()
+                })?;
+            }
+        }
+        Ok(phys_to_virt(range.start))
+    })
+}
+
+/// Kernel stacks live here, each below an unmapped guard page, so an
+/// overflow faults instead of corrupting the neighbour.
+const STACKS_BASE: u64 = 0xffff_fe00_0000_0000;
+const STACKS_END: u64 = 0xffff_ff00_0000_0000;
+static NEXT_STACK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(STACKS_BASE);
+
+/// Allocates a kernel stack of `size` bytes (rounded up to pages) with a
+/// guard page below it; returns the stack top. Stacks are not reclaimed
+/// yet (CPU stacks live forever; threads will recycle theirs).
+pub fn alloc_kernel_stack(size: u64) -> Result<u64, MapError> {
+    use core::sync::atomic::Ordering;
+    let size = align_up(size, PAGE_SIZE).ok_or(MapError::Misaligned)?;
+    let slot = NEXT_STACK.fetch_add(size + PAGE_SIZE, Ordering::Relaxed);
+    if slot + size + PAGE_SIZE > STACKS_END {
+        return Err(MapError::OutOfFrames);
+    }
+    let bottom = slot + PAGE_SIZE;
+    let _edit = KERNEL_MAP_LOCK.lock();
+    let mut frames = FRAMES.lock();
+    let frames = frames.as_mut().ok_or(MapError::OutOfFrames)?;
+    with_kernel_mapper(|m| {
+        for va in (bottom..bottom + size).step_by(PAGE_SIZE as usize) {
+            let frame = frames.alloc().ok_or(MapError::OutOfFrames)?;
+            let flags = Flags::WRITABLE | Flags::NO_EXECUTE | Flags::GLOBAL;
+            m.map(va, frame, PageSize::Size4K, flags, &mut || frames.alloc())?;
+        }
+        Ok(bottom + size)
+    })
+}
+
+/// Physical address of the kernel's root page table.
+pub fn kernel_root() -> u64 {
+    *KERNEL_ROOT.get().expect("kernel address space not set up")
+}
+
 /// Runs `f` with a mapper on the kernel address space.
 pub fn with_kernel_mapper<R>(f: impl FnOnce(&mut Mapper<'_, DirectMap>) -> R) -> R {
-    let root = *KERNEL_ROOT.get().expect("kernel address space not set up");
-    f(&mut Mapper::new(root, &DirectMap))
+    f(&mut Mapper::new(kernel_root(), &DirectMap))
 }

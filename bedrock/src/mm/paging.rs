@@ -15,6 +15,10 @@ impl Flags {
     pub const PRESENT: Flags = Flags(1 << 0);
     pub const WRITABLE: Flags = Flags(1 << 1);
     pub const USER: Flags = Flags(1 << 2);
+    /// Page-level write-through (PWT); with [`Flags::NO_CACHE`] makes MMIO uncached.
+    pub const WRITE_THROUGH: Flags = Flags(1 << 3);
+    /// Page-level cache disable (PCD).
+    pub const NO_CACHE: Flags = Flags(1 << 4);
     pub const HUGE: Flags = Flags(1 << 7);
     pub const GLOBAL: Flags = Flags(1 << 8);
     pub const NO_EXECUTE: Flags = Flags(1 << 63);

@@ -17,6 +17,7 @@ use bedrock_testproto::{ExitCode, LIST, Line};
 pub struct Context<'a> {
     pub info: &'a BootInfo,
     pub cmdline: &'a Cmdline<'a>,
+    pub topology: &'a crate::acpi::topology::Topology,
 }
 
 /// A scenario returns `Err(reason)` to fail; it may also never return

@@ -25,6 +25,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("panic_exit", panic_exit),
     ("stack_overflow_report", stack_overflow_report),
     ("boot_module", boot_module),
+    ("smp_all_cpus_online", smp_all_cpus_online),
 ];
 
 macro_rules! ensure {
@@ -323,5 +324,38 @@ fn boot_module(ctx: &Context<'_>) -> Result<(), String> {
         bytes.len(),
         fnv1a64(bytes)
     );
+    Ok(())
+}
+
+/// Every CPU the firmware lists came online, each with its own APIC ID and
+/// per-CPU block.
+fn smp_all_cpus_online(ctx: &Context<'_>) -> Result<(), String> {
+    use crate::arch::x86_64::percpu;
+    let listed = ctx.topology.cpus.len();
+    ensure!(
+        listed >= 2,
+        "the firmware lists {listed} CPU(s); run with -smp 2 or more"
+    );
+    ensure!(
+        percpu::online() == listed,
+        "{} of {listed} CPUs online",
+        percpu::online()
+    );
+    let mut ids = Vec::new();
+    for i in 0..listed {
+        let cpu = percpu::cpu(i).ok_or_else(|| format!("cpu {i} has no per-CPU block"))?;
+        ensure!(cpu.index == i, "cpu {i} thinks it is cpu {}", cpu.index);
+        ensure!(
+            ctx.topology.cpus.contains(&cpu.apic_id),
+            "cpu {i} has unlisted APIC ID {}",
+            cpu.apic_id
+        );
+        ensure!(
+            !ids.contains(&cpu.apic_id),
+            "APIC ID {} used twice",
+            cpu.apic_id
+        );
+        ids.push(cpu.apic_id);
+    }
     Ok(())
 }

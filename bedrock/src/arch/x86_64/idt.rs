@@ -244,7 +244,7 @@ extern "C" fn exception_dispatch(frame: &mut TrapFrame) {
             uart,
             "\nEXCEPTION {mnemonic} (vector {}, {name}) on cpu{} error={:#x} rip={:#018x} cr2={:#018x}",
             f.vector,
-            super::cpu::apic_id(),
+            super::percpu::current().index,
             f.error,
             f.rip,
             cr2

@@ -1,12 +1,17 @@
 //! x86_64 support: PVH entry, CPU helpers, serial port, descriptor tables,
-//! exceptions, paging glue and the TSC clock.
+//! exceptions, paging glue, per-CPU data, local APIC, SMP bring-up and the
+//! TSC clock.
 
+pub mod apic;
 pub mod cpu;
 pub mod entry;
 pub mod gdt;
+pub mod hpet;
 pub mod idt;
 pub mod paging;
+pub mod percpu;
 pub mod serial;
+pub mod smp;
 pub mod tsc;
 
 /// Leaves QEMU through the `isa-debug-exit` device with `code`; on a machine
