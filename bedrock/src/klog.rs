@@ -6,8 +6,8 @@ use core::fmt::Write;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::arch::serial;
-use crate::arch::x86_64::percpu;
 use crate::arch::x86_64::tsc;
+use crate::arch::x86_64::{interrupts, percpu};
 
 struct SerialLogger;
 
@@ -28,6 +28,9 @@ impl Log for SerialLogger {
             Level::Debug => "DEBUG",
             Level::Trace => "TRACE",
         };
+        // Interrupts off while the port is held: a preempted holder would
+        // stall every other logger on this CPU.
+        let were_enabled = interrupts::disable_save();
         let mut uart = serial::COM1_UART.lock();
         let _ = writeln!(
             uart,
@@ -37,6 +40,8 @@ impl Log for SerialLogger {
             percpu::current().index,
             record.args()
         );
+        drop(uart);
+        interrupts::restore(were_enabled);
     }
 
     fn flush(&self) {}

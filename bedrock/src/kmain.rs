@@ -1,7 +1,7 @@
 //! Kernel initialisation after the PVH entry; the order is documented in
 //! [`crate::boot`].
 
-use core::fmt::Write;
+use alloc::boxed::Box;
 use log::{LevelFilter, info, warn};
 
 use crate::acpi::topology::Topology;
@@ -13,6 +13,7 @@ use crate::boot::cmdline::{Cmdline, LogLevel, Problem};
 use crate::boot::pvh::{self, PhysRead, Unreachable};
 use crate::mm::kernel_space::{self, Caching, map_direct};
 use crate::mm::{PAGE_SIZE, PhysRange, phys_to_virt};
+use crate::sched::{self, cpuset::CpuSet, queue::DEFAULT_PRIORITY};
 use bedrock_testproto::ExitCode;
 
 /// Physical memory as the boot page tables show it: the first 4 GiB
@@ -64,39 +65,46 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         Ok(info) => info,
         Err(e) => panic!("cannot boot: {e}"),
     };
-    let cmdline = Cmdline::parse(&boot_info.cmdline);
-    if let Some(level) = cmdline.log_level {
+    if let Some(level) = Cmdline::parse(&boot_info.cmdline).log_level {
         log::set_max_level(level_filter(level));
     }
     let memory = kernel_space::init(&boot_info);
+    // From here on the heap works; boot data lives as long as the kernel.
+    let boot_info: &'static BootInfo = Box::leak(Box::new(boot_info));
+    let cmdline: &'static Cmdline<'static> =
+        Box::leak(Box::new(Cmdline::parse(&boot_info.cmdline)));
 
-    {
-        let mut uart = serial::COM1_UART.lock();
-        let _ = writeln!(
-            uart,
-            "Bedrock {} x86_64: {} MiB usable, command line \"{}\"",
-            crate::VERSION,
-            memory.usable_bytes >> 20,
-            boot_info.cmdline
-        );
-    }
+    serial::write_line(format_args!(
+        "Bedrock {} x86_64: {} MiB usable, command line \"{}\"",
+        crate::VERSION,
+        memory.usable_bytes >> 20,
+        boot_info.cmdline
+    ));
     info!("{} free frames", memory.free_frames);
-    report_boot_problems(&boot_info, &cmdline);
+    report_boot_problems(boot_info, cmdline);
 
-    let topology = discover_platform(&boot_info);
-    start_cpus(&topology);
+    let topology: &'static Topology = Box::leak(Box::new(discover_platform(boot_info)));
+    start_cpus(topology);
 
-    if let Some(name) = cmdline.test {
-        let ctx = crate::testing::Context {
-            info: &boot_info,
-            cmdline: &cmdline,
-            topology: &topology,
-        };
-        crate::testing::run(name, &ctx);
+    let main = move || match cmdline.test {
+        Some(name) => {
+            let ctx = crate::testing::Context {
+                info: boot_info,
+                cmdline,
+                topology,
+            };
+            crate::testing::run(name, &ctx)
+        }
+        None => {
+            info!("boot complete; this kernel has no init to start yet, powering off");
+            qemu_exit(ExitCode::Success);
+            cpu::halt_forever()
+        }
+    };
+    if let Err(e) = sched::spawn("main", DEFAULT_PRIORITY, CpuSet::ALL, main) {
+        panic!("cannot create the main thread: {e:?}");
     }
-    info!("boot complete; this kernel has no init to start yet, powering off");
-    qemu_exit(ExitCode::Success);
-    cpu::halt_forever()
+    sched::idle_loop()
 }
 
 /// Reads ACPI and refines the TSC calibration with the best reference
@@ -150,9 +158,12 @@ fn start_cpus(topology: &Topology) {
     };
     apic::select_mode(mmio);
     apic::init_cpu();
+    apic::timer_calibrate();
+    sched::init_cpu();
     info!(
-        "apic: {} mode, boot CPU APIC ID {}",
+        "apic: {} mode, {} timer, boot CPU APIC ID {}",
         if apic::is_x2apic() { "x2APIC" } else { "xAPIC" },
+        apic::timer_mode(),
         apic::id()
     );
     if topology.cpus.len() > 1 {
@@ -161,10 +172,10 @@ fn start_cpus(topology: &Topology) {
     info!("smp: {} CPUs online", percpu::online());
 }
 
-/// Where application processors go once set up: nothing schedules work on
-/// them yet, so they halt.
+/// Where application processors go once set up: their idle loop.
 pub fn ap_main() -> ! {
-    cpu::halt_forever()
+    sched::init_cpu();
+    sched::idle_loop()
 }
 
 /// Logs everything from the loader that was ignored or cut, once.

@@ -13,12 +13,13 @@
 //! host's clippy over the kernel code too.
 #![cfg_attr(kernel, no_std)]
 
-#[cfg(kernel)]
+// Both builds use `alloc` collections by the same path.
 extern crate alloc;
 
 pub mod acpi;
 pub mod boot;
 pub mod mm;
+pub mod sched;
 
 #[cfg(kernel)]
 pub(crate) mod kmain;
@@ -29,6 +30,8 @@ pub mod arch;
 mod klog;
 #[cfg(kernel)]
 mod panic;
+#[cfg(kernel)]
+pub mod sync;
 #[cfg(kernel)]
 mod testing;
 

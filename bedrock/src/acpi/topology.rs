@@ -3,7 +3,7 @@
 //! Firmware tables are input like any other: duplicate APIC IDs, disabled
 //! entries and more CPUs than we support are handled here, not trusted.
 
-use alloc_shim::Vec;
+use alloc::vec::Vec;
 
 /// Most CPUs Bedrock brings online.
 pub const MAX_CPUS: usize = 64;
@@ -131,14 +131,6 @@ impl Topology {
             |(_, r)| *r,
         )
     }
-}
-
-/// `alloc` in the kernel, `std` on the host.
-mod alloc_shim {
-    #[cfg(kernel)]
-    pub use alloc::vec::Vec;
-    #[cfg(not(kernel))]
-    pub use std::vec::Vec;
 }
 
 #[cfg(test)]

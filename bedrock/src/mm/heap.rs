@@ -1,7 +1,8 @@
 //! The kernel heap (`GlobalAlloc`), backed by `talc` and growing on demand
 //! with physically contiguous frames reached through the direct map.
 //!
-//! Lock order: the heap lock is taken before the frame allocator lock
+//! The heap lock keeps interrupts off while held (interrupt handlers may
+//! free memory). Lock order: the heap lock is taken before the frame allocator lock
 //! (growth); the frame allocator never allocates from the heap.
 
 use core::alloc::Layout;
@@ -41,7 +42,7 @@ impl OomHandler for Grow {
 }
 
 #[global_allocator]
-static HEAP: Talck<spin::Mutex<()>, Grow> = Talc::new(Grow).lock();
+static HEAP: Talck<crate::sync::IrqRawSpin, Grow> = Talc::new(Grow).lock();
 
 /// Heap usage, for tests and introspection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,8 @@
 
 use spin::Mutex;
 
+use crate::sync::IrqSpin;
+
 use super::frame::{FrameAllocator, words_for};
 use super::memmap::{RangeSet, RegionKind};
 use super::paging::{Flags, MapError, Mapper, PageSize};
@@ -18,7 +20,7 @@ use crate::boot::BootInfo;
 
 /// The frame allocator, once memory is set up. Never allocate from the
 /// heap while holding this lock: heap growth takes it too.
-pub static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
+pub static FRAMES: IrqSpin<Option<FrameAllocator>> = IrqSpin::new(None);
 
 /// Physical address of the kernel's root page table.
 static KERNEL_ROOT: spin::Once<u64> = spin::Once::new();

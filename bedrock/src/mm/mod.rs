@@ -15,6 +15,8 @@ pub mod paging;
 pub mod heap;
 #[cfg(kernel)]
 pub mod kernel_space;
+#[cfg(kernel)]
+pub mod kstack;
 
 /// Size of a base page and of a physical frame.
 pub const PAGE_SIZE: u64 = 4096;

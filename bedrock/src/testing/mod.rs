@@ -4,9 +4,9 @@
 //! shared with the host harness (`cargo xtask test`).
 
 mod scenarios;
+mod sched_scenarios;
 
 use alloc::string::String;
-use core::fmt::Write;
 
 use crate::arch::{cpu, qemu_exit, serial};
 use crate::boot::BootInfo;
@@ -25,7 +25,7 @@ pub struct Context<'a> {
 pub type Scenario = fn(&Context<'_>) -> Result<(), String>;
 
 fn say(line: Line<'_>) {
-    let _ = writeln!(serial::COM1_UART.lock(), "{line}");
+    serial::write_line(format_args!("{line}"));
 }
 
 fn finish(code: ExitCode) -> ! {

@@ -6,9 +6,8 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 
-use super::{Context, Scenario};
+use super::{Context, Scenario, sched_scenarios};
 use crate::arch::serial;
 use crate::boot::cmdline::Problem;
 use crate::mm::kernel_space::{FRAMES, kernel_image, with_kernel_mapper};
@@ -26,6 +25,17 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("stack_overflow_report", stack_overflow_report),
     ("boot_module", boot_module),
     ("smp_all_cpus_online", smp_all_cpus_online),
+    (
+        "preempt_busy_threads",
+        sched_scenarios::preempt_busy_threads,
+    ),
+    ("sleep_accuracy", sched_scenarios::sleep_accuracy),
+    ("thread_join_64", sched_scenarios::thread_join_64),
+    (
+        "wait_queue_ping_pong",
+        sched_scenarios::wait_queue_ping_pong,
+    ),
+    ("affinity_respected", sched_scenarios::affinity_respected),
 ];
 
 macro_rules! ensure {
@@ -317,13 +327,12 @@ fn boot_module(ctx: &Context<'_>) -> Result<(), String> {
             m.range.len() as usize,
         )
     };
-    let _ = writeln!(
-        serial::COM1_UART.lock(),
+    serial::write_line(format_args!(
         "module {}: {} bytes, fnv1a64={:#018x}",
         m.index,
         bytes.len(),
         fnv1a64(bytes)
-    );
+    ));
     Ok(())
 }
 

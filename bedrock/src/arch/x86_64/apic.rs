@@ -20,6 +20,12 @@ const REG_ICR_HIGH: u32 = 0x310;
 const REG_LVT_LINT0: u32 = 0x350;
 const REG_LVT_LINT1: u32 = 0x360;
 const REG_LVT_ERROR: u32 = 0x370;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_TIMER_INIT: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
+const REG_TIMER_DIVIDE: u32 = 0x3e0;
+const IA32_TSC_DEADLINE: u32 = 0x6e0;
+const LVT_TIMER_TSC_DEADLINE: u32 = 0b10 << 17;
 
 /// Vector of spurious interrupts (its low 4 bits must be 1s on old CPUs).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
@@ -164,5 +170,82 @@ pub fn disable_legacy_pic() {
         d2.write(0x01);
         d1.write(0xff);
         d2.write(0xff);
+    }
+}
+
+/// LAPIC timer ticks per second in one-shot mode (divide by 16); 0 when
+/// the TSC-deadline mode is used instead.
+static TIMER_HZ: AtomicU64 = AtomicU64::new(0);
+
+/// True when the local APIC timer can fire at a TSC value (CPUID.1:ECX[24]).
+pub fn has_tsc_deadline() -> bool {
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
+    let leaf = unsafe { core::arch::x86_64::__cpuid(1) };
+    leaf.ecx & (1 << 24) != 0
+}
+
+/// Chooses the timer mode on the boot CPU: TSC-deadline when available,
+/// else one-shot with the LAPIC timer frequency measured against the TSC.
+pub fn timer_calibrate() {
+    if has_tsc_deadline() {
+        return;
+    }
+    write(REG_LVT_TIMER, LVT_MASKED);
+    write(REG_TIMER_DIVIDE, 0b0011);
+    write(REG_TIMER_INIT, u32::MAX);
+    super::tsc::spin_ns(10_000_000);
+    let elapsed = u32::MAX - read(REG_TIMER_CURRENT);
+    write(REG_TIMER_INIT, 0);
+    TIMER_HZ.store((elapsed as u64 * 100).max(1), Ordering::Relaxed);
+}
+
+/// Describes the timer mode for the boot log.
+pub fn timer_mode() -> &'static str {
+    if TIMER_HZ.load(Ordering::Relaxed) == 0 {
+        "TSC-deadline"
+    } else {
+        "one-shot"
+    }
+}
+
+/// Programs this CPU's LAPIC timer LVT (call on every CPU after
+/// [`timer_calibrate`] ran on the boot CPU).
+pub fn timer_init_cpu() {
+    if TIMER_HZ.load(Ordering::Relaxed) == 0 {
+        write(
+            REG_LVT_TIMER,
+            LVT_TIMER_TSC_DEADLINE | super::interrupts::TIMER_VECTOR as u32,
+        );
+        // The SDM asks for a fence between the LVT write and the deadline MSR.
+        core::sync::atomic::fence(Ordering::SeqCst);
+    } else {
+        write(REG_TIMER_DIVIDE, 0b0011);
+        write(REG_LVT_TIMER, super::interrupts::TIMER_VECTOR as u32);
+    }
+}
+
+/// Fires the timer interrupt at `deadline_ns` (clock of `tsc::now_ns`); a
+/// deadline in the past fires at once. Replaces any earlier setting.
+pub fn timer_arm(deadline_ns: u64) {
+    let hz = TIMER_HZ.load(Ordering::Relaxed);
+    if hz == 0 {
+        let tsc = super::tsc::ns_to_tsc(deadline_ns).max(1);
+        // SAFETY: IA32_TSC_DEADLINE exists when CPUID says TSC-deadline.
+        unsafe { Msr::new(IA32_TSC_DEADLINE).write(tsc) };
+    } else {
+        let delta = deadline_ns.saturating_sub(super::tsc::now_ns());
+        let ticks = (delta as u128 * hz as u128 / 1_000_000_000).clamp(1, u32::MAX as u128);
+        write(REG_TIMER_INIT, ticks as u32);
+    }
+}
+
+/// Cancels a pending timer interrupt.
+pub fn timer_disarm() {
+    if TIMER_HZ.load(Ordering::Relaxed) == 0 {
+        // SAFETY: as in `timer_arm`; zero disarms.
+        unsafe { Msr::new(IA32_TSC_DEADLINE).write(0) };
+    } else {
+        write(REG_TIMER_INIT, 0);
     }
 }

@@ -1,8 +1,10 @@
-//! Interrupt descriptor table and CPU exception handling.
+//! Interrupt descriptor table, trap entry and CPU exception handling.
 //!
-//! Each of the 32 exception vectors has a tiny assembly stub that pushes
-//! the vector (and a zero where the CPU pushes no error code) so one common
-//! path can save every register into a [`TrapFrame`]. For now every
+//! Each of the 256 vectors has a tiny assembly stub that pushes the vector
+//! (and a zero where the CPU pushes no error code) so one common path can
+//! save every register into a [`TrapFrame`]; `trap_dispatch` then routes
+//! exceptions, the timer and IPIs, and gives the scheduler a preemption
+//! point after every interrupt. For now every
 //! exception is a kernel fault: the handler prints a full dump and stops
 //! the machine (exiting QEMU with a failure status). Ring-3 faults get
 //! their own policy with user space.
@@ -10,8 +12,8 @@
 use core::arch::global_asm;
 use core::fmt::Write;
 
-use super::gdt;
 use super::serial::with_uart_forced;
+use super::{apic, gdt, interrupts};
 
 /// Registers saved on exception entry, lowest address first.
 #[repr(C)]
@@ -46,18 +48,22 @@ const HAS_ERROR_CODE: u32 = 0x6022_7d00;
 
 global_asm!(
     r#"
-    .section .text.exceptions, "ax"
-    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .section .text.traps, "ax"
     .p2align 4
-exception_stub_\n:
-    .if ((({mask} >> \n) & 1) == 0)
+    .global trap_stubs
+trap_stubs:
+    .set vector, 0
+    .rept 256
+    .p2align 4
+    .if (vector >= 32) || ((({mask} >> vector) & 1) == 0)
     pushq $0
     .endif
-    pushq $\n
-    jmp exception_common
+    pushq $vector
+    jmp trap_common
+    .set vector, vector + 1
     .endr
 
-exception_common:
+trap_common:
     pushq %rax
     pushq %rbx
     pushq %rcx
@@ -93,24 +99,19 @@ exception_common:
     popq %rax
     addq $16, %rsp
     iretq
-
-    .section .rodata.exception_stubs, "a"
-    .p2align 3
-    .global exception_stubs
-exception_stubs:
-    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-    .quad exception_stub_\n
-    .endr
 "#,
     mask = const HAS_ERROR_CODE,
-    dispatch = sym exception_dispatch,
+    dispatch = sym trap_dispatch,
     options(att_syntax)
 );
 
 unsafe extern "C" {
-    /// Addresses of the 32 stubs above, by vector.
-    static exception_stubs: [u64; 32];
+    /// 256 entry stubs, 16 bytes apart, by vector.
+    static trap_stubs: u8;
 }
+
+/// Bytes between two entry stubs.
+const STUB_SIZE: u64 = 16;
 
 /// A 64-bit interrupt gate descriptor.
 #[derive(Clone, Copy)]
@@ -162,9 +163,9 @@ pub fn init() {
             CS::get_reg().0
         };
         let mut idt = Idt([Gate::MISSING; 256]);
-        // SAFETY: `exception_stubs` is an immutable table defined above.
-        let stubs = unsafe { &exception_stubs };
-        for (vector, &stub) in stubs.iter().enumerate() {
+        let stubs = &raw const trap_stubs as u64;
+        for vector in 0..256 {
+            let stub = stubs + vector as u64 * STUB_SIZE;
             let ist = match vector {
                 2 => Some(gdt::IST_NMI),
                 8 => Some(gdt::IST_DOUBLE_FAULT),
@@ -232,7 +233,23 @@ fn describe_page_fault(error: u64) -> (&'static str, &'static str, &'static str)
     (access, page, mode)
 }
 
-extern "C" fn exception_dispatch(frame: &mut TrapFrame) {
+/// Entry from every stub with the saved registers.
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    match frame.vector as u8 {
+        0..=31 => kernel_exception(frame),
+        interrupts::TIMER_VECTOR => {
+            apic::eoi();
+            crate::sched::on_timer_interrupt();
+        }
+        interrupts::RESCHED_VECTOR => apic::eoi(),
+        // Spurious interrupts are not acknowledged (they set no ISR bit).
+        apic::SPURIOUS_VECTOR => return,
+        _ => apic::eoi(),
+    }
+    crate::sched::preempt_point();
+}
+
+fn kernel_exception(frame: &mut TrapFrame) {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
     let (cr3, _) = x86_64::registers::control::Cr3::read_raw();
     let cr0 = x86_64::registers::control::Cr0::read_raw();

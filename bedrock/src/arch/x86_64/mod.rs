@@ -8,10 +8,12 @@ pub mod entry;
 pub mod gdt;
 pub mod hpet;
 pub mod idt;
+pub mod interrupts;
 pub mod paging;
 pub mod percpu;
 pub mod serial;
 pub mod smp;
+pub mod switch;
 pub mod tsc;
 
 /// Leaves QEMU through the `isa-debug-exit` device with `code`; on a machine

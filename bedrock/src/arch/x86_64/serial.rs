@@ -61,6 +61,15 @@ pub fn init() {
     COM1_UART.lock().init();
 }
 
+/// Writes one line with interrupts off (so a preempted holder never stalls
+/// other writers on its CPU).
+pub fn write_line(args: core::fmt::Arguments<'_>) {
+    use core::fmt::Write;
+    let were_enabled = super::interrupts::disable_save();
+    let _ = writeln!(COM1_UART.lock(), "{args}");
+    super::interrupts::restore(were_enabled);
+}
+
 /// Runs `f` with the UART even if its lock is held: for the panic and fault
 /// paths, where the lock holder may be the very code that failed.
 pub fn with_uart_forced<R>(f: impl FnOnce(&mut Uart) -> R) -> R {

@@ -120,6 +120,16 @@ pub fn now_ns() -> u64 {
     }
 }
 
+/// The TSC value at which `now_ns()` reaches `ns`.
+pub fn ns_to_tsc(ns: u64) -> u64 {
+    let base_ns = BASE_NS.load(Ordering::Relaxed);
+    let hz = TSC_HZ.load(Ordering::Relaxed).max(1);
+    let delta = ns.saturating_sub(base_ns) as u128 * hz as u128 / 1_000_000_000;
+    BASE_TSC
+        .load(Ordering::Relaxed)
+        .saturating_add(delta as u64)
+}
+
 /// Busy-waits `ns` nanoseconds (for hardware delays before the scheduler).
 pub fn spin_ns(ns: u64) {
     let end = now_ns() + ns;

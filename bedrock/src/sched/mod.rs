@@ -1,0 +1,22 @@
+//! Scheduling: per-CPU run queues with priorities and time slices, work
+//! stealing, affinity, sleeping and wait queues. The policy ([`queue`],
+//! [`policy`], [`cpuset`]) is portable and host-tested; the kernel part
+//! ([`scheduler`], [`thread`], [`wait`]) drives it from timer interrupts
+//! and IPIs.
+
+pub mod cpuset;
+pub mod policy;
+pub mod queue;
+
+#[cfg(kernel)]
+mod scheduler;
+#[cfg(kernel)]
+pub mod thread;
+#[cfg(kernel)]
+pub mod wait;
+
+#[cfg(kernel)]
+pub use scheduler::{
+    current, exit_current, idle_loop, idle_time_ns, init_cpu, join, on_timer_interrupt,
+    preempt_point, schedule, sleep_ns, sleep_until, spawn, wake, yield_now,
+};

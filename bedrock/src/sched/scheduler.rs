@@ -1,0 +1,440 @@
+//! The scheduler proper: per-CPU state, switching, placement, stealing,
+//! sleeping and preemption. Policy decisions come from [`super::policy`].
+//!
+//! Invariants:
+//! - a CPU's state is only touched under its `IrqSpin`, and a CPU never
+//!   holds two CPUs' locks at once (stealing releases its own first);
+//! - a thread is in at most one run queue, and only while Runnable;
+//! - a thread is resumed only after `on_cpu` dropped to false, i.e. after
+//!   the CPU that ran it finished saving its context.
+
+use alloc::boxed::Box;
+use alloc::collections::BinaryHeap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::cmp::Reverse;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use super::cpuset::CpuSet;
+use super::policy;
+use super::queue::RunQueue;
+use super::thread::{State, Thread};
+use crate::acpi::topology::MAX_CPUS;
+use crate::arch::x86_64::{apic, interrupts, percpu, switch, tsc};
+use crate::mm::kstack::KernelStack;
+use crate::mm::paging::MapError;
+use crate::sync::IrqSpin;
+
+/// A sleeping thread: woken at `deadline` if still in block `generation`.
+struct Sleeper {
+    deadline: u64,
+    generation: u32,
+    thread: Arc<Thread>,
+}
+
+impl PartialEq for Sleeper {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline
+    }
+}
+impl Eq for Sleeper {}
+impl PartialOrd for Sleeper {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Sleeper {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.deadline.cmp(&other.deadline)
+    }
+}
+
+struct CpuState {
+    queue: RunQueue<Arc<Thread>>,
+    current: Option<Arc<Thread>>,
+    idle: Option<Arc<Thread>>,
+    /// The thread just switched away from; released by `finish_switch`.
+    prev: Option<Arc<Thread>>,
+    /// `prev` is runnable but may not run here (affinity changed): it is
+    /// queued elsewhere once its context is saved.
+    migrate_prev: bool,
+    sleepers: BinaryHeap<Reverse<Sleeper>>,
+    slice_start: u64,
+}
+
+impl CpuState {
+    const fn new() -> Self {
+        CpuState {
+            queue: RunQueue::new(),
+            current: None,
+            idle: None,
+            prev: None,
+            migrate_prev: false,
+            sleepers: BinaryHeap::new(),
+            slice_start: 0,
+        }
+    }
+}
+
+static CPUS: [IrqSpin<CpuState>; MAX_CPUS] = [const { IrqSpin::new(CpuState::new()) }; MAX_CPUS];
+/// Runnable threads per CPU, running one included (read without locks for
+/// placement and stealing decisions).
+static LOAD: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+/// Queued (not running) threads per CPU.
+static QUEUED: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static IDLE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+/// CPUs whose scheduler runs (placement only targets these).
+static READY_CPUS: AtomicUsize = AtomicUsize::new(0);
+
+fn me() -> usize {
+    percpu::current().index
+}
+
+/// The running thread.
+pub fn current() -> Arc<Thread> {
+    let _irq = IrqOff::new();
+    CPUS[me()]
+        .lock()
+        .current
+        .clone()
+        .expect("scheduler not running on this CPU")
+}
+
+/// Interrupts off for a scope, restored after.
+struct IrqOff(bool);
+impl IrqOff {
+    fn new() -> Self {
+        IrqOff(interrupts::disable_save())
+    }
+}
+impl Drop for IrqOff {
+    fn drop(&mut self) {
+        interrupts::restore(self.0);
+    }
+}
+
+/// Turns the calling context (a CPU's boot or bring-up stack) into this
+/// CPU's idle thread and arms its timer. Call once per CPU, in CPU order.
+pub fn init_cpu() {
+    let cpu = me();
+    apic::timer_init_cpu();
+    let idle = Arc::new(Thread::new(
+        alloc::format!("idle{cpu}"),
+        u8::MAX,
+        CpuSet::single(cpu),
+        None,
+        None,
+        true,
+    ));
+    idle.set_state(State::Running);
+    idle.on_cpu.store(true, Ordering::Relaxed);
+    idle.last_cpu.store(cpu, Ordering::Relaxed);
+    let mut state = CPUS[cpu].lock();
+    state.idle = Some(idle.clone());
+    state.current = Some(idle);
+    state.slice_start = tsc::now_ns();
+    IDLE[cpu].store(true, Ordering::Release);
+    drop(state);
+    READY_CPUS.fetch_max(cpu + 1, Ordering::AcqRel);
+}
+
+/// The idle loop: run whatever becomes runnable, otherwise halt until an
+/// interrupt. Never returns.
+pub fn idle_loop() -> ! {
+    loop {
+        interrupts::disable_save();
+        if QUEUED[me()].load(Ordering::Acquire) > 0 || steal_candidate(me()).is_some() {
+            schedule();
+        } else {
+            interrupts::enable_and_halt();
+        }
+    }
+}
+
+/// Creates a kernel thread running `f` and makes it runnable.
+pub fn spawn(
+    name: impl Into<String>,
+    priority: u8,
+    affinity: CpuSet,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<Arc<Thread>, MapError> {
+    let stack = KernelStack::new()?;
+    let top = stack.top();
+    let thread = Arc::new(Thread::new(
+        name.into(),
+        priority,
+        affinity,
+        Some(stack),
+        Some(Box::new(f)),
+        false,
+    ));
+    let arg = Arc::as_ptr(&thread) as u64;
+    // SAFETY: the stack is fresh and ours; `thread_entry` gets a pointer to
+    // the thread, which the scheduler keeps alive while it runs.
+    let sp = unsafe { switch::prepare_stack(top, thread_entry, arg) };
+    // SAFETY: nobody runs or switches to the thread yet.
+    unsafe { *thread.saved_rsp.get() = sp };
+    enqueue(thread.clone());
+    Ok(thread)
+}
+
+extern "C" fn thread_entry(thread: u64) -> ! {
+    finish_switch();
+    // SAFETY: `spawn` passed a pointer to the thread, alive while it runs.
+    let thread = unsafe { &*(thread as *const Thread) };
+    let entry = thread.entry.lock().take();
+    interrupts::enable();
+    if let Some(f) = entry {
+        f();
+    }
+    exit_current()
+}
+
+/// Ends the calling thread. Joiners are woken; the stack is recycled once
+/// the last reference to the thread is gone.
+pub fn exit_current() -> ! {
+    let me = current();
+    interrupts::disable_save();
+    me.set_state(State::Exited);
+    me.exited.wake_all();
+    drop(me);
+    schedule();
+    unreachable!("an exited thread was scheduled again");
+}
+
+/// Waits until `thread` has exited.
+pub fn join(thread: &Thread) {
+    thread.exited.wait_while(|| thread.state() != State::Exited);
+}
+
+/// Makes a Runnable thread run somewhere: picks a CPU and queues it there,
+/// prodding that CPU (or an idle one) with an IPI.
+fn enqueue(thread: Arc<Thread>) {
+    let _irq = IrqOff::new();
+    let ready = READY_CPUS.load(Ordering::Acquire);
+    let loads: [usize; MAX_CPUS] = core::array::from_fn(|c| LOAD[c].load(Ordering::Relaxed));
+    let cpu = policy::place(thread.affinity(), thread.last_cpu(), &loads[..ready])
+        .or_else(|| thread.affinity().within(ready).first())
+        .unwrap_or(0);
+    let priority = thread.priority();
+    let mut state = CPUS[cpu].lock();
+    state.queue.push(thread, priority);
+    QUEUED[cpu].fetch_add(1, Ordering::AcqRel);
+    LOAD[cpu].fetch_add(1, Ordering::AcqRel);
+    let current_priority = state.current.as_ref().map_or(u8::MAX, |t| t.priority());
+    drop(state);
+    if priority < current_priority || IDLE[cpu].load(Ordering::Acquire) {
+        kick(cpu);
+    }
+}
+
+/// Asks `cpu` to look at its run queue.
+fn kick(cpu: usize) {
+    if cpu == me() {
+        NEED_RESCHED[cpu].store(true, Ordering::Release);
+    } else if let Some(target) = percpu::cpu(cpu) {
+        apic::send_ipi(target.apic_id, interrupts::RESCHED_VECTOR);
+    }
+}
+
+/// Makes a blocked thread runnable if it is still in wait `generation`.
+pub fn wake(thread: &Arc<Thread>, generation: u32) -> bool {
+    if !thread.unblock(generation) {
+        return false;
+    }
+    enqueue(thread.clone());
+    true
+}
+
+/// Gives the CPU to another runnable thread of the same or better priority.
+pub fn yield_now() {
+    schedule();
+}
+
+/// Sleeps until the clock (`tsc::now_ns`) reaches `deadline_ns`.
+pub fn sleep_until(deadline_ns: u64) {
+    let _irq = IrqOff::new();
+    let me_thread = current();
+    let cpu = me();
+    let generation = me_thread.begin_block();
+    let mut state = CPUS[cpu].lock();
+    state.sleepers.push(Reverse(Sleeper {
+        deadline: deadline_ns,
+        generation,
+        thread: me_thread,
+    }));
+    drop(state);
+    schedule();
+}
+
+/// Sleeps for `ns` nanoseconds.
+pub fn sleep_ns(ns: u64) {
+    sleep_until(tsc::now_ns().saturating_add(ns));
+}
+
+/// A CPU worth stealing from, for the idle CPU `thief`.
+fn steal_candidate(thief: usize) -> Option<usize> {
+    let ready = READY_CPUS.load(Ordering::Acquire);
+    let queued: [usize; MAX_CPUS] = core::array::from_fn(|c| QUEUED[c].load(Ordering::Relaxed));
+    policy::steal_victim(thief, &queued[..ready])
+}
+
+fn steal(thief: usize) -> Option<Arc<Thread>> {
+    let victim = steal_candidate(thief)?;
+    let mut state = CPUS[victim].lock();
+    let (thread, _) = state.queue.steal(|t| t.affinity().contains(thief))?;
+    QUEUED[victim].fetch_sub(1, Ordering::AcqRel);
+    LOAD[victim].fetch_sub(1, Ordering::AcqRel);
+    Some(thread)
+}
+
+/// Picks the next thread for this CPU and switches to it. The caller has
+/// set the current thread's state: Running = it stays runnable (yield,
+/// preemption), Blocked/Exited = it leaves the CPU.
+pub fn schedule() {
+    let _irq = IrqOff::new();
+    let cpu = me();
+    let now = tsc::now_ns();
+    let mut state = CPUS[cpu].lock();
+    let prev = state
+        .current
+        .take()
+        .expect("scheduler not running on this CPU");
+    prev.add_cpu_time(now.saturating_sub(state.slice_start));
+    let mut migrate = false;
+    if !prev.is_idle {
+        if prev.state() == State::Running && prev.affinity().contains(cpu) {
+            prev.set_state(State::Runnable);
+            state.queue.push(prev.clone(), prev.priority());
+            QUEUED[cpu].fetch_add(1, Ordering::AcqRel);
+        } else if prev.state() == State::Running {
+            prev.set_state(State::Runnable);
+            LOAD[cpu].fetch_sub(1, Ordering::AcqRel);
+            migrate = true;
+        } else {
+            // Blocked or exited: no longer counted here. (A waker that
+            // already made it Runnable counted it on its new CPU.)
+            LOAD[cpu].fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let mut next = state.queue.pop().map(|(t, _)| {
+        QUEUED[cpu].fetch_sub(1, Ordering::AcqRel);
+        t
+    });
+    let idle = state.idle.clone().expect("CPU without idle thread");
+    drop(state);
+    if next.is_none() {
+        next = steal(cpu).inspect(|_| {
+            LOAD[cpu].fetch_add(1, Ordering::AcqRel);
+        });
+    }
+    let next = next.unwrap_or(idle);
+    let switching = !Arc::ptr_eq(&prev, &next);
+    if switching {
+        // The CPU that last ran `next` may still be saving its context.
+        while next.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+        next.on_cpu.store(true, Ordering::Relaxed);
+    }
+    next.set_state(State::Running);
+    next.last_cpu.store(cpu, Ordering::Relaxed);
+    IDLE[cpu].store(next.is_idle, Ordering::Release);
+    NEED_RESCHED[cpu].store(false, Ordering::Relaxed);
+
+    let mut state = CPUS[cpu].lock();
+    state.slice_start = now;
+    state.current = Some(next.clone());
+    arm_timer(&state, now, next.is_idle);
+    if !switching {
+        return;
+    }
+    let prev_rsp = prev.saved_rsp.get();
+    // SAFETY: `on_cpu` of `next` was false, so its saved stack pointer is
+    // complete; nothing else resumes it now that we set `on_cpu`.
+    let next_rsp = unsafe { *next.saved_rsp.get() };
+    state.prev = Some(prev);
+    state.migrate_prev = migrate;
+    drop(state);
+    drop(next);
+    // SAFETY: interrupts are off; `next_rsp` is a saved context (see above)
+    // and `prev_rsp` belongs to the thread running now, which stays alive
+    // through `state.prev` until `finish_switch`.
+    unsafe { switch::switch(prev_rsp, next_rsp) };
+    finish_switch();
+}
+
+/// Completes a switch on the new thread's stack: the previous thread's
+/// context is saved now, so other CPUs may resume it.
+fn finish_switch() {
+    let mut state = CPUS[me()].lock();
+    let prev = state.prev.take();
+    let migrate = core::mem::take(&mut state.migrate_prev);
+    drop(state);
+    if let Some(prev) = prev {
+        prev.on_cpu.store(false, Ordering::Release);
+        if migrate {
+            enqueue(prev);
+        }
+    }
+}
+
+/// Programs the timer for the next event of this CPU: the end of the time
+/// slice when something runs, and the earliest sleeper's deadline.
+fn arm_timer(state: &CpuState, now: u64, idle: bool) {
+    let slice_end = (!idle).then(|| now + policy::TIME_SLICE_NS);
+    let sleeper = state.sleepers.peek().map(|Reverse(s)| s.deadline);
+    match slice_end.into_iter().chain(sleeper).min() {
+        Some(at) => apic::timer_arm(at),
+        None => apic::timer_disarm(),
+    }
+}
+
+/// Timer interrupt: wakes due sleepers, charges CPU time and decides on
+/// preemption (acted upon in [`preempt_point`]).
+pub fn on_timer_interrupt() {
+    let cpu = me();
+    let now = tsc::now_ns();
+    let mut due = alloc::vec::Vec::new();
+    let mut state = CPUS[cpu].lock();
+    while state
+        .sleepers
+        .peek()
+        .is_some_and(|Reverse(s)| s.deadline <= now)
+    {
+        if let Some(Reverse(s)) = state.sleepers.pop() {
+            due.push(s);
+        }
+    }
+    drop(state);
+    for s in due {
+        wake(&s.thread, s.generation);
+    }
+    let state = CPUS[cpu].lock();
+    if let Some(current) = &state.current {
+        let ran = now.saturating_sub(state.slice_start);
+        let waiting = state.queue.best_priority();
+        if current.is_idle && waiting.is_some()
+            || policy::should_preempt(current.priority(), ran, waiting)
+        {
+            NEED_RESCHED[cpu].store(true, Ordering::Release);
+        }
+        arm_timer(&state, now, current.is_idle);
+    }
+}
+
+/// Called at the end of every interrupt: switches if a reschedule is due.
+pub fn preempt_point() {
+    let cpu = me();
+    if NEED_RESCHED[cpu].swap(false, Ordering::AcqRel) && READY_CPUS.load(Ordering::Acquire) > cpu {
+        schedule();
+    }
+}
+
+/// CPU time of everything that ran on a CPU other than its idle thread is
+/// on the threads; the idle threads' times tell how long each CPU slept.
+pub fn idle_time_ns(cpu: usize) -> Option<u64> {
+    let _irq = IrqOff::new();
+    CPUS.get(cpu)?.lock().idle.as_ref().map(|t| t.cpu_time_ns())
+}
