@@ -59,6 +59,8 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     crate::klog::init(LevelFilter::Info);
     gdt::init_bsp();
     idt::init();
+    cpu::init_features();
+    crate::arch::x86_64::syscall::init_cpu();
     tsc::calibrate_pit();
 
     let boot_info = match pvh::parse(&BootWindow, start_info, kernel_space::kernel_image()) {
@@ -84,6 +86,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     report_boot_problems(boot_info, cmdline);
 
     let topology: &'static Topology = Box::leak(Box::new(discover_platform(boot_info)));
+    crate::time::init();
     start_cpus(topology);
 
     let main = move || match cmdline.test {

@@ -19,7 +19,14 @@ extern crate alloc;
 pub mod acpi;
 pub mod boot;
 pub mod mm;
+#[cfg(any(kernel, test))]
+pub mod random;
 pub mod sched;
+#[cfg(kernel)]
+pub mod silo;
+#[cfg(kernel)]
+mod syscall;
+pub mod time;
 
 #[cfg(kernel)]
 pub(crate) mod kmain;

@@ -143,6 +143,20 @@ fn build_tables(info: &BootInfo, frames: &mut FrameAllocator) -> u64 {
                 .expect("mapping the kernel image failed");
         }
     }
+    // Every kernel-half PML4 slot gets its PDPT now, so the upper half of
+    // the root never changes again and user address spaces can copy it once.
+    for i in 256..512 {
+        // SAFETY: `root` is the table just built, reachable through the
+        // direct map; fresh frames are zeroed before use.
+        unsafe {
+            let t = &mut *(phys_to_virt(root) as *mut super::paging::Table);
+            if !t.0[i].is_present() {
+                let pdpt = alloc().expect("no frame for kernel PDPTs");
+                (phys_to_virt(pdpt) as *mut super::paging::Table).write_bytes(0, 1);
+                t.0[i] = super::paging::Entry::new(pdpt, Flags::PRESENT | Flags::WRITABLE);
+            }
+        }
+    }
     root
 }
 

@@ -125,6 +125,7 @@ pub fn init_cpu() {
         CpuSet::single(cpu),
         None,
         None,
+        None,
         true,
     ));
     idle.set_state(State::Running);
@@ -159,14 +160,27 @@ pub fn spawn(
     affinity: CpuSet,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<Arc<Thread>, MapError> {
+    spawn_with(name, priority, affinity, None, f)
+}
+
+/// Creates a thread with ring-3 state `user` (its `f` enters ring 3).
+pub fn spawn_with(
+    name: impl Into<String>,
+    priority: u8,
+    affinity: CpuSet,
+    user: Option<crate::silo::UserContext>,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<Arc<Thread>, MapError> {
     let stack = KernelStack::new()?;
     let top = stack.top();
+    let entry: Box<dyn FnOnce() + Send> = Box::new(f);
     let thread = Arc::new(Thread::new(
         name.into(),
         priority,
         affinity,
         Some(stack),
-        Some(Box::new(f)),
+        user,
+        Some(entry),
         false,
     ));
     let arg = Arc::as_ptr(&thread) as u64;
@@ -247,23 +261,61 @@ pub fn wake(thread: &Arc<Thread>, generation: u32) -> bool {
     true
 }
 
+/// Makes `thread` notice a pending event (its silo is ending): a blocked
+/// wait returns early, a thread running in ring 3 enters the kernel soon.
+pub fn interrupt(thread: &Arc<Thread>) {
+    thread.set_interrupted();
+    wake(thread, thread.block_generation());
+    if let Some(cpu) = thread.last_cpu()
+        && cpu != me()
+        && thread.state() == State::Running
+        && let Some(target) = percpu::cpu(cpu)
+    {
+        apic::send_ipi(target.apic_id, interrupts::RESCHED_VECTOR);
+    }
+}
+
 /// Gives the CPU to another runnable thread of the same or better priority.
 pub fn yield_now() {
     schedule();
 }
 
-/// Sleeps until the clock (`tsc::now_ns`) reaches `deadline_ns`.
+/// Sleeps until the clock (`tsc::now_ns`) reaches `deadline_ns` (or the
+/// thread is interrupted).
 pub fn sleep_until(deadline_ns: u64) {
     let _irq = IrqOff::new();
     let me_thread = current();
-    let cpu = me();
+    if me_thread.is_interrupted() {
+        return;
+    }
     let generation = me_thread.begin_block();
-    let mut state = CPUS[cpu].lock();
-    state.sleepers.push(Reverse(Sleeper {
-        deadline: deadline_ns,
-        generation,
-        thread: me_thread,
-    }));
+    block_until(me_thread, generation, deadline_ns);
+}
+
+/// Marks the calling thread blocked and returns the generation a waker
+/// must quote ([`wake`]). Follow with [`block`] once the thread is
+/// registered wherever its waker will find it.
+pub fn prepare_block(me: &Thread) -> u32 {
+    me.begin_block()
+}
+
+/// Gives up the CPU after [`prepare_block`] until woken or `deadline_ns`.
+pub fn block(me: Arc<Thread>, generation: u32, deadline_ns: Option<u64>) {
+    match deadline_ns {
+        Some(d) => block_until(me, generation, d),
+        None => {
+            drop(me);
+            schedule();
+        }
+    }
+}
+
+/// Blocks `thread` (the caller, already marked blocked in `generation`)
+/// until a wake-up or `deadline_ns`, whichever comes first.
+pub(super) fn block_until(thread: Arc<Thread>, generation: u32, deadline_ns: u64) {
+    let _irq = IrqOff::new();
+    let mut state = CPUS[me()].lock();
+    state.sleepers.push(Reverse(Sleeper { deadline: deadline_ns, generation, thread }));
     drop(state);
     schedule();
 }
@@ -354,6 +406,10 @@ pub fn schedule() {
     // SAFETY: `on_cpu` of `next` was false, so its saved stack pointer is
     // complete; nothing else resumes it now that we set `on_cpu`.
     let next_rsp = unsafe { *next.saved_rsp.get() };
+    crate::silo::switch_user_state(&prev, &next);
+    if next.kstack_top != 0 {
+        percpu::set_kernel_stack(next.kstack_top);
+    }
     state.prev = Some(prev);
     state.migrate_prev = migrate;
     drop(state);

@@ -55,10 +55,16 @@ pub struct Thread {
     pub(super) saved_rsp: UnsafeCell<u64>,
     /// None for a CPU's boot context (it runs on the boot or AP stack).
     _stack: Option<KernelStack>,
+    /// Top of the kernel stack: where entries from ring 3 land.
+    pub(super) kstack_top: u64,
+    /// Ring-3 state, for threads of a silo.
+    pub user: Option<crate::silo::UserContext>,
     pub(super) entry: IrqSpin<Option<Box<dyn FnOnce() + Send>>>,
     /// Woken when the thread exits.
     pub(super) exited: WaitQueue,
     pub(super) is_idle: bool,
+    /// Set when the thread must give up waiting (its silo is ending).
+    interrupted: AtomicBool,
 }
 
 // SAFETY: `saved_rsp` is written only by the CPU switching away from the
@@ -83,6 +89,7 @@ impl Thread {
         priority: u8,
         affinity: CpuSet,
         stack: Option<KernelStack>,
+        user: Option<crate::silo::UserContext>,
         entry: Option<Box<dyn FnOnce() + Send>>,
         is_idle: bool,
     ) -> Thread {
@@ -97,10 +104,13 @@ impl Thread {
             last_cpu: AtomicUsize::new(usize::MAX),
             cpu_time_ns: AtomicU64::new(0),
             saved_rsp: UnsafeCell::new(0),
+            kstack_top: stack.as_ref().map_or(0, |s| s.top()),
             _stack: stack,
+            user,
             entry: IrqSpin::new(entry),
             exited: WaitQueue::new(),
             is_idle,
+            interrupted: AtomicBool::new(false),
         }
     }
 
@@ -136,6 +146,19 @@ impl Thread {
                     Ordering::Acquire,
                 )
                 .is_ok()
+    }
+
+    pub(super) fn block_generation(&self) -> u32 {
+        self.block_gen.load(Ordering::Acquire)
+    }
+
+    pub(super) fn set_interrupted(&self) {
+        self.interrupted.store(true, Ordering::Release);
+    }
+
+    /// True once the thread was asked to stop waiting for good.
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::Acquire)
     }
 
     pub fn priority(&self) -> u8 {

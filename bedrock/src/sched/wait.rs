@@ -32,18 +32,33 @@ impl WaitQueue {
         }
     }
 
-    /// Blocks the calling thread while `blocked()` is true.
-    pub fn wait_while(&self, mut blocked: impl FnMut() -> bool) {
+    /// Blocks the calling thread while `blocked()` is true. Returns false
+    /// if the wait was cut short because the thread was interrupted.
+    pub fn wait_while(&self, blocked: impl FnMut() -> bool) -> bool {
+        self.wait_while_until(blocked, None)
+    }
+
+    /// Like [`Self::wait_while`], giving up at `deadline_ns` (then false).
+    pub fn wait_while_until(&self, mut blocked: impl FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
         loop {
             let mut waiters = self.waiters.lock();
             if !blocked() {
-                return;
+                return true;
             }
             let me = super::current();
+            if me.is_interrupted() || deadline_ns.is_some_and(|d| crate::arch::x86_64::tsc::now_ns() >= d) {
+                return false;
+            }
             let generation = me.begin_block();
-            waiters.push_back((me, generation));
+            waiters.push_back((me.clone(), generation));
             drop(waiters);
-            super::schedule();
+            match deadline_ns {
+                Some(d) => super::scheduler::block_until(me, generation, d),
+                None => {
+                    drop(me);
+                    super::schedule();
+                }
+            }
         }
     }
 

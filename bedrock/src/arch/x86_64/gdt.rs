@@ -39,7 +39,8 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
-static BSP_TSS: Once<TaskStateSegment> = Once::new();
+static mut BSP_TSS: TaskStateSegment = TaskStateSegment::new();
+static BSP_TSS_INIT: Once<()> = Once::new();
 static BSP_GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 fn build_gdt(tss: &'static TaskStateSegment) -> (GlobalDescriptorTable, Selectors) {
@@ -75,17 +76,25 @@ fn load(gdt: &'static GlobalDescriptorTable, sel: &Selectors) {
 
 /// Loads the boot CPU's GDT and TSS.
 pub fn init_bsp() {
-    let tss = BSP_TSS.call_once(|| {
-        let mut tss = TaskStateSegment::new();
+    let tss = &raw mut BSP_TSS;
+    BSP_TSS_INIT.call_once(|| {
         let stacks = &raw const BSP_IST_STACKS as u64;
         for (n, slot) in IST_SLOTS.into_iter().enumerate() {
             let top = stacks + ((n + 1) * IST_STACK_SIZE) as u64;
-            tss.interrupt_stack_table[slot as usize] = VirtAddr::new(top);
+            // SAFETY: runs once, on the boot CPU, before the TSS is loaded.
+            unsafe { (*tss).interrupt_stack_table[slot as usize] = VirtAddr::new(top) };
         }
-        tss
     });
-    let (gdt, sel) = BSP_GDT.call_once(|| build_gdt(tss));
+    // SAFETY: after setup the TSS is only changed by this CPU (RSP0 on
+    // context switches, through `percpu`), which the CPU reads on entry.
+    let (gdt, sel) = BSP_GDT.call_once(|| build_gdt(unsafe { &*tss }));
     load(gdt, sel);
+    super::percpu::set_tss(tss);
+}
+
+/// The selectors every CPU uses (same layout on all CPUs).
+pub fn selectors() -> &'static Selectors {
+    &BSP_GDT.get().expect("GDT not set up").1
 }
 
 /// Builds and loads a GDT and TSS for an application processor, with IST
@@ -96,9 +105,11 @@ pub fn init_ap() -> Result<(), crate::mm::paging::MapError> {
         let top = alloc_kernel_stack(IST_STACK_SIZE as u64)?;
         tss.interrupt_stack_table[slot as usize] = VirtAddr::new(top);
     }
-    let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
-    let (gdt, sel) = build_gdt(tss);
+    let tss: *mut TaskStateSegment = Box::into_raw(Box::new(tss));
+    // SAFETY: leaked, so it lives forever; see `init_bsp` for mutation.
+    let (gdt, sel) = build_gdt(unsafe { &*tss });
     let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
     load(gdt, &sel);
+    super::percpu::set_tss(tss);
     Ok(())
 }

@@ -64,6 +64,11 @@ trap_stubs:
     .endr
 
 trap_common:
+    /* From ring 3 (CS.RPL = 3 at 24(%rsp)): switch to the kernel GS. */
+    testb $3, 24(%rsp)
+    jz 1f
+    swapgs
+1:
     pushq %rax
     pushq %rbx
     pushq %rcx
@@ -98,6 +103,37 @@ trap_common:
     popq %rbx
     popq %rax
     addq $16, %rsp
+    testb $3, 8(%rsp)
+    jz 2f
+    swapgs
+2:
+    iretq
+
+    /* Leaves the kernel into the context saved in the TrapFrame at %rdi
+       (a new user thread's first entry, or a syscall return). */
+    .global bedrock_return_to_frame
+bedrock_return_to_frame:
+    movq %rdi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp
+    testb $3, 8(%rsp)
+    jz 3f
+    swapgs
+3:
     iretq
 "#,
     mask = const HAS_ERROR_CODE,
@@ -108,6 +144,21 @@ trap_common:
 unsafe extern "C" {
     /// 256 entry stubs, 16 bytes apart, by vector.
     static trap_stubs: u8;
+}
+
+unsafe extern "C" {
+    fn bedrock_return_to_frame(frame: *const TrapFrame) -> !;
+}
+
+/// Resumes the context in `frame` (ring 3 or ring 0) with `iretq`.
+///
+/// # Safety
+/// `frame` must lie at the top of the current kernel stack region that
+/// entries from ring 3 use, describe a valid context (user selectors and a
+/// canonical user RIP for ring 3), and interrupts must be off.
+pub unsafe fn return_to_frame(frame: *const TrapFrame) -> ! {
+    // SAFETY: guaranteed by the caller.
+    unsafe { bedrock_return_to_frame(frame) }
 }
 
 /// Bytes between two entry stubs.
@@ -233,20 +284,36 @@ fn describe_page_fault(error: u64) -> (&'static str, &'static str, &'static str)
     (access, page, mode)
 }
 
+impl TrapFrame {
+    /// True when the interrupted context ran in ring 3.
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
 /// Entry from every stub with the saved registers.
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector as u8 {
+        0..=31 if frame.from_user() => crate::silo::user_fault(frame),
+        14 if super::usercopy::fixup(frame) => {}
         0..=31 => kernel_exception(frame),
         interrupts::TIMER_VECTOR => {
             apic::eoi();
             crate::sched::on_timer_interrupt();
         }
         interrupts::RESCHED_VECTOR => apic::eoi(),
+        interrupts::SHOOTDOWN_VECTOR => {
+            crate::mm::address_space::on_shootdown_ipi();
+            apic::eoi();
+        }
         // Spurious interrupts are not acknowledged (they set no ISR bit).
         apic::SPURIOUS_VECTOR => return,
         _ => apic::eoi(),
     }
     crate::sched::preempt_point();
+    if frame.from_user() {
+        crate::silo::check_dying();
+    }
 }
 
 fn kernel_exception(frame: &mut TrapFrame) {

@@ -4,6 +4,8 @@
 pub const TIMER_VECTOR: u8 = 0x30;
 /// Inter-processor "look at your run queue" interrupt.
 pub const RESCHED_VECTOR: u8 = 0x31;
+/// Inter-processor TLB shootdown.
+pub const SHOOTDOWN_VECTOR: u8 = 0x32;
 
 /// Disables interrupts and reports whether they were on.
 pub fn disable_save() -> bool {

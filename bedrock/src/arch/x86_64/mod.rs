@@ -11,10 +11,13 @@ pub mod idt;
 pub mod interrupts;
 pub mod paging;
 pub mod percpu;
+pub mod rtc;
 pub mod serial;
 pub mod smp;
 pub mod switch;
+pub mod syscall;
 pub mod tsc;
+pub mod usercopy;
 
 /// Leaves QEMU through the `isa-debug-exit` device with `code`; on a machine
 /// without that device this returns and the caller halts instead.

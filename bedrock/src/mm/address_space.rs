@@ -1,0 +1,306 @@
+//! User address spaces: one page-table root per silo, sharing the kernel
+//! half, with VM regions ([`super::vmspace`]) deciding what each fault
+//! may map. Pages are committed on first touch (demand-zero).
+//!
+//! TLB coherence: each address space tracks the CPUs that have it loaded;
+//! removing or restricting mappings flushes those CPUs by IPI before the
+//! frames are reused.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::kernel_space::{FRAMES, kernel_root};
+use super::paging::{Flags, MapError, Mapper, PageSize, Table};
+use super::vmspace::{Access, Kind, Placement, Prot, VmError, VmSpace};
+use super::{PAGE_SIZE, phys_to_virt};
+use crate::arch::x86_64::paging::{DirectMap, current_root, switch_to};
+use crate::arch::x86_64::{apic, interrupts, percpu};
+use crate::sync::IrqSpin;
+
+pub struct AddressSpace {
+    root: u64,
+    vm: IrqSpin<VmSpace>,
+    /// CPUs (bit = index) with this root in CR3.
+    active: AtomicU64,
+    /// Pages committed (mapped to a frame), for accounting.
+    committed: AtomicU64,
+}
+
+/// Why the loader could not write into an address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// No region (or a guard/no-access one) covers the address.
+    NotMapped(u64),
+    NoMemory,
+}
+
+impl core::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            WriteError::NotMapped(a) => write!(f, "no writable region at {a:#x}"),
+            WriteError::NoMemory => write!(f, "out of memory"),
+        }
+    }
+}
+
+impl core::fmt::Debug for AddressSpace {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AddressSpace").field("root", &self.root).finish()
+    }
+}
+
+
+impl AddressSpace {
+    /// A new, empty user address space.
+    pub fn new() -> Result<Arc<AddressSpace>, MapError> {
+        let root = FRAMES.lock().as_mut().and_then(|f| f.alloc()).ok_or(MapError::OutOfFrames)?;
+        // SAFETY: `root` is a fresh frame; the kernel root is a live table
+        // whose upper half never changes after boot (see kernel_space).
+        unsafe {
+            let t = &mut *(phys_to_virt(root) as *mut Table);
+            let k = &*(phys_to_virt(kernel_root()) as *const Table);
+            t.0[..256].fill(Default::default());
+            t.0[256..].copy_from_slice(&k.0[256..]);
+        }
+        Ok(Arc::new(AddressSpace {
+            root,
+            vm: IrqSpin::new(VmSpace::new()),
+            active: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Bytes of committed memory.
+    pub fn committed_bytes(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed) * PAGE_SIZE
+    }
+
+    /// Reserves `len` bytes of demand-zero memory (or a guard region).
+    pub fn map(&self, placement: Placement, len: u64, prot: Prot, kind: Kind) -> Result<u64, VmError> {
+        self.vm.lock().reserve(placement, len, prot, kind)
+    }
+
+    /// Changes the protection of `[start, start + len)`, updating pages
+    /// already committed.
+    pub fn protect(&self, start: u64, len: u64, prot: Prot) -> Result<(), VmError> {
+        let mut freed = Vec::new();
+        {
+            let mut vm = self.vm.lock();
+            vm.protect(start, len, prot)?;
+            let mut mapper = Mapper::new(self.root, &DirectMap);
+            for va in (start..start + len).step_by(PAGE_SIZE as usize) {
+                let Ok((phys, _)) = mapper.unmap(va) else { continue };
+                match prot.page_flags() {
+                    Some(flags) => {
+                        let mut none = || None;
+                        // The tables exist (the page was mapped): no frames needed.
+                        let _ = mapper.map(va, phys, PageSize::Size4K, flags, &mut none);
+                    }
+                    // No access: the frame goes (a later fault is a violation).
+                    None => freed.push(phys),
+                }
+            }
+        }
+        self.shootdown();
+        self.release(freed);
+        Ok(())
+    }
+
+    /// Returns frames that no CPU can reach any more.
+    fn release(&self, freed: Vec<u64>) {
+        self.committed.fetch_sub(freed.len() as u64, Ordering::Relaxed);
+        if let Some(frames) = FRAMES.lock().as_mut() {
+            for f in freed {
+                frames.free(f);
+            }
+        }
+    }
+
+    /// Removes `[start, start + len)`; its frames are freed once no CPU can
+    /// still reach them.
+    pub fn unmap(&self, start: u64, len: u64) -> Result<(), VmError> {
+        let mut freed = Vec::new();
+        {
+            let mut vm = self.vm.lock();
+            let removed = vm.unmap(start, len)?;
+            let mut mapper = Mapper::new(self.root, &DirectMap);
+            for r in removed {
+                for va in (r.start..r.end()).step_by(PAGE_SIZE as usize) {
+                    if let Ok((phys, _)) = mapper.unmap(va) {
+                        freed.push(phys);
+                    }
+                }
+            }
+        }
+        self.shootdown();
+        self.release(freed);
+        Ok(())
+    }
+
+    /// Resolves a fault at `addr`: commits a zeroed page if the region
+    /// allows `access` and nothing is mapped yet. False = a real violation.
+    pub fn handle_fault(&self, addr: u64, access: Access) -> bool {
+        let vm = self.vm.lock();
+        let Ok(region) = vm.fault_allowed(addr, access) else {
+            return false;
+        };
+        let prot = region.prot;
+        let page = addr & !(PAGE_SIZE - 1);
+        if let Some((_, flags)) = Mapper::new(self.root, &DirectMap).translate(page) {
+            // Present already: another thread committed it meanwhile (retry
+            // succeeds) or the access is not allowed by the page (violation).
+            return match access {
+                Access::Write => flags.contains(Flags::WRITABLE),
+                Access::Exec => !flags.contains(Flags::NO_EXECUTE),
+                Access::Read => true,
+            };
+        }
+        self.commit_page(page, prot)
+    }
+
+    /// Maps a zeroed frame at `page` with `prot` unless already mapped.
+    /// True if the page is mapped afterwards.
+    fn commit_page(&self, page: u64, prot: Prot) -> bool {
+        let Some(flags) = prot.page_flags() else { return false };
+        let mut mapper = Mapper::new(self.root, &DirectMap);
+        if mapper.translate(page).is_some() {
+            // Present: the fault was a permission violation after all, or
+            // another thread committed it meanwhile (then retrying works).
+            return true;
+        }
+        let mut guard = FRAMES.lock();
+        let Some(frames) = guard.as_mut() else { return false };
+        let Some(frame) = frames.alloc() else { return false };
+        // SAFETY: fresh frame, reachable through the direct map.
+        unsafe { (phys_to_virt(frame) as *mut u8).write_bytes(0, PAGE_SIZE as usize) };
+        match mapper.map(page, frame, PageSize::Size4K, flags, &mut || frames.alloc()) {
+            Ok(()) => {
+                self.committed.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                frames.free(frame);
+                false
+            }
+        }
+    }
+
+    /// Copies `bytes` to user address `addr` through the direct map,
+    /// committing pages as needed, whatever their protection (for the
+    /// loader, before the program runs). The range must lie in regions.
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), WriteError> {
+        let vm = self.vm.lock();
+        let mut done = 0usize;
+        while done < bytes.len() {
+            let va = addr + done as u64;
+            let region = vm.lookup(va).ok_or(WriteError::NotMapped(va))?;
+            let page = va & !(PAGE_SIZE - 1);
+            // Loader writes go to pages of any protection but NONE/guards.
+            if !self.commit_page(page, region.prot) {
+                return Err(WriteError::NoMemory);
+            }
+            let (phys, _) = Mapper::new(self.root, &DirectMap).translate(va).ok_or(WriteError::NoMemory)?;
+            let n = ((page + PAGE_SIZE - va) as usize).min(bytes.len() - done);
+            // SAFETY: `phys` is the frame just committed/found for `va`;
+            // `n` stays within that page.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), phys_to_virt(phys) as *mut u8, n)
+            };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Loads this address space on the current CPU.
+    pub fn activate(self: &Arc<Self>) {
+        let cpu = percpu::current().index;
+        if current_root() != self.root {
+            // SAFETY: the root shares the kernel half with every other.
+            unsafe { switch_to(self.root) };
+        }
+        self.active.fetch_or(1 << cpu, Ordering::AcqRel);
+    }
+
+    /// Notes that the current CPU switched away from this address space.
+    pub fn deactivate(&self) {
+        self.active.fetch_and(!(1 << percpu::current().index), Ordering::AcqRel);
+    }
+
+    /// Flushes stale translations of this address space on every CPU that
+    /// has it loaded. Call with interrupts enabled and no spin lock held.
+    fn shootdown(&self) {
+        let me = percpu::current().index;
+        let were = interrupts::disable_save();
+        if current_root() == self.root {
+            // SAFETY: reloading the same root only flushes the TLB.
+            unsafe { switch_to(self.root) };
+        }
+        interrupts::restore(were);
+        let targets = self.active.load(Ordering::Acquire) & !(1 << me);
+        if targets == 0 {
+            return;
+        }
+        let _one_at_a_time = SHOOTDOWN_LOCK.lock();
+        SHOOTDOWN_ROOT.store(self.root, Ordering::Release);
+        SHOOTDOWN_PENDING.store(targets.count_ones() as usize, Ordering::Release);
+        for cpu in (0..64).filter(|c| targets & (1 << c) != 0) {
+            if let Some(target) = percpu::cpu(cpu) {
+                apic::send_ipi(target.apic_id, interrupts::SHOOTDOWN_VECTOR);
+            } else {
+                SHOOTDOWN_PENDING.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        while SHOOTDOWN_PENDING.load(Ordering::Acquire) > 0 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+impl Drop for AddressSpace {
+    /// Frees every user frame and page table. No CPU has the space loaded
+    /// any more (its last thread switched away before the last reference
+    /// went), so nothing needs flushing.
+    fn drop(&mut self) {
+        let mut guard = FRAMES.lock();
+        let Some(frames) = guard.as_mut() else { return };
+        // SAFETY: the tables of the user half belong to this space alone.
+        unsafe { free_level(self.root, 4, 0..256, frames) };
+        frames.free(self.root);
+    }
+}
+
+/// Frees the frames mapped by entries `range` of the table at `table`
+/// (level 4 = PML4 .. 1 = PT), and the lower tables themselves.
+unsafe fn free_level(table: u64, level: u8, range: core::ops::Range<usize>, frames: &mut super::frame::FrameAllocator) {
+    // SAFETY: the caller owns the table and everything below it.
+    let t = unsafe { &*(phys_to_virt(table) as *const Table) };
+    for e in &t.0[range] {
+        if !e.is_present() {
+            continue;
+        }
+        if level > 1 && !e.is_huge() {
+            // SAFETY: a present non-leaf entry points at a table we own.
+            unsafe { free_level(e.addr(), level - 1, 0..512, frames) };
+        }
+        frames.free(e.addr());
+    }
+}
+
+static SHOOTDOWN_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static SHOOTDOWN_ROOT: AtomicU64 = AtomicU64::new(0);
+static SHOOTDOWN_PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// TLB shootdown IPI: flush if the address space in question is loaded.
+pub fn on_shootdown_ipi() {
+    let root = SHOOTDOWN_ROOT.load(Ordering::Acquire);
+    if current_root() == root {
+        // SAFETY: reloading the current root only flushes the TLB.
+        unsafe { switch_to(root) };
+    }
+    SHOOTDOWN_PENDING.fetch_sub(1, Ordering::AcqRel);
+}

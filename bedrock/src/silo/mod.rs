@@ -1,0 +1,235 @@
+//! Silos: sandboxed ring-3 workloads. A silo owns an address space and a
+//! set of threads; it ends when its last thread exits, when a thread calls
+//! `exit`, or when it faults — and only the silo ends: a faulting program
+//! never takes down the kernel or another silo.
+
+mod user;
+
+pub use user::{UserContext, spawn_user_thread, switch_user_state};
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use log::warn;
+
+use crate::arch::x86_64::idt::{TrapFrame, exception_name};
+use crate::mm::address_space::AddressSpace;
+use crate::mm::vmspace::Access;
+use crate::sched::thread::{State, Thread};
+use crate::sched::wait::WaitQueue;
+use crate::sync::IrqSpin;
+
+pub type SiloId = u64;
+
+/// How a silo ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)`, or the last thread's `thread_exit(code)`.
+    Code(i32),
+    /// A CPU exception in ring 3 that could not be resolved.
+    Fault { vector: u8, rip: u64, addr: u64 },
+    /// Ended by the kernel (or a holder of its capability, later).
+    Killed,
+}
+
+impl core::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit code {c}"),
+            ExitStatus::Fault { vector, rip, addr } => {
+                let (m, name) = exception_name(*vector as u64);
+                write!(f, "{m} ({name}) at rip={rip:#x} addr={addr:#x}")
+            }
+            ExitStatus::Killed => write!(f, "killed"),
+        }
+    }
+}
+
+pub struct Silo {
+    pub id: SiloId,
+    pub name: String,
+    pub aspace: Arc<AddressSpace>,
+    threads: IrqSpin<Vec<Arc<Thread>>>,
+    status: IrqSpin<Option<ExitStatus>>,
+    /// Set when the silo must end: its threads leave at their next kernel
+    /// entry or exit.
+    dying: AtomicBool,
+    /// CPU time of threads that already exited.
+    exited_cpu_ns: AtomicU64,
+    exited: WaitQueue,
+}
+
+impl core::fmt::Debug for Silo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Silo").field("id", &self.id).field("name", &self.name).finish()
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static SILOS: IrqSpin<BTreeMap<SiloId, Arc<Silo>>> = IrqSpin::new(BTreeMap::new());
+
+impl Silo {
+    fn new(name: String, aspace: Arc<AddressSpace>) -> Arc<Silo> {
+        let silo = Arc::new(Silo {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name,
+            aspace,
+            threads: IrqSpin::new(Vec::new()),
+            status: IrqSpin::new(None),
+            dying: AtomicBool::new(false),
+            exited_cpu_ns: AtomicU64::new(0),
+            exited: WaitQueue::new(),
+        });
+        SILOS.lock().insert(silo.id, silo.clone());
+        silo
+    }
+
+    /// How the silo ended, once it has.
+    pub fn status(&self) -> Option<ExitStatus> {
+        *self.status.lock()
+    }
+
+    pub fn is_dying(&self) -> bool {
+        self.dying.load(Ordering::Acquire)
+    }
+
+    /// Waits until every thread of the silo has exited.
+    pub fn wait(&self) -> ExitStatus {
+        self.exited.wait_while(|| self.live_threads() > 0 || self.status.lock().is_none());
+        self.status().unwrap_or(ExitStatus::Killed)
+    }
+
+    pub fn live_threads(&self) -> usize {
+        self.threads.lock().len()
+    }
+
+    /// CPU time of all threads, exited ones included.
+    pub fn cpu_time_ns(&self) -> u64 {
+        let live: u64 = self.threads.lock().iter().map(|t| t.cpu_time_ns()).sum();
+        live + self.exited_cpu_ns.load(Ordering::Relaxed)
+    }
+
+    /// Finds a live thread of this silo.
+    pub fn thread(&self, id: u64) -> Option<Arc<Thread>> {
+        self.threads.lock().iter().find(|t| t.id == id).cloned()
+    }
+
+    fn add_thread(&self, t: Arc<Thread>) {
+        self.threads.lock().push(t);
+    }
+
+    /// Ends the silo with `status` (the first status recorded wins) and
+    /// makes every thread leave: blocked ones are woken, running ones exit
+    /// at their next entry into the kernel.
+    pub fn terminate(&self, status: ExitStatus) {
+        {
+            let mut s = self.status.lock();
+            if s.is_none() {
+                *s = Some(status);
+            }
+        }
+        if self.dying.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let threads: Vec<_> = self.threads.lock().clone();
+        for t in threads {
+            crate::sched::interrupt(&t);
+        }
+    }
+
+    /// Called by each of its threads as it exits for good.
+    fn thread_exited(&self, t: &Thread, code: i32) {
+        self.exited_cpu_ns.fetch_add(t.cpu_time_ns(), Ordering::Relaxed);
+        let last = {
+            let mut threads = self.threads.lock();
+            threads.retain(|x| x.id != t.id);
+            threads.is_empty()
+        };
+        if last {
+            {
+                let mut s = self.status.lock();
+                if s.is_none() {
+                    *s = Some(ExitStatus::Code(code));
+                }
+            }
+            SILOS.lock().remove(&self.id);
+            log::info!("silo {} ({}) ended: {}", self.id, self.name, self.status().unwrap_or(ExitStatus::Killed));
+            self.exited.wake_all();
+        }
+    }
+}
+
+/// A live silo by id.
+pub fn get(id: SiloId) -> Option<Arc<Silo>> {
+    SILOS.lock().get(&id).cloned()
+}
+
+/// Number of live silos.
+pub fn count() -> usize {
+    SILOS.lock().len()
+}
+
+/// The silo of the running thread, if it belongs to one.
+pub fn current() -> Option<Arc<Silo>> {
+    crate::sched::current().user.as_ref().map(|u| u.silo.clone())
+}
+
+/// Ends the calling user thread (and with it the silo if it was the last).
+pub fn exit_thread(code: i32) -> ! {
+    let me = crate::sched::current();
+    if let Some(u) = &me.user {
+        u.silo.thread_exited(&me, code);
+    }
+    drop(me);
+    crate::sched::exit_current()
+}
+
+/// A page fault touched user address `addr` (from ring 3 or from a user
+/// copy in the kernel): commit it if the current silo's regions allow.
+pub fn resolve_fault(addr: u64, write: bool) -> bool {
+    let me = crate::sched::current();
+    let Some(u) = &me.user else { return false };
+    let access = if write { Access::Write } else { Access::Read };
+    u.silo.aspace.handle_fault(addr, access)
+}
+
+/// An exception in ring 3. Demand paging resolves most page faults; any
+/// other exception ends the silo (not the kernel) with a logged report.
+pub fn user_fault(frame: &mut TrapFrame) {
+    let addr = if frame.vector == 14 { x86_64::registers::control::Cr2::read_raw() } else { 0 };
+    let me = crate::sched::current();
+    let Some(u) = &me.user else {
+        panic!("ring-3 exception {} in a kernel thread", frame.vector);
+    };
+    if frame.vector == 14 {
+        let access = if frame.error & 0x10 != 0 {
+            Access::Exec
+        } else if frame.error & 0x2 != 0 {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        if u.silo.aspace.handle_fault(addr, access) {
+            return;
+        }
+    }
+    let status = ExitStatus::Fault { vector: frame.vector as u8, rip: frame.rip, addr };
+    warn!("silo {} ({}) thread {}: {status}; ending the silo", u.silo.id, u.silo.name, me.id);
+    u.silo.terminate(status);
+    drop(me);
+    crate::arch::x86_64::interrupts::enable();
+    exit_thread(-1)
+}
+
+/// Checked on every return to ring 3: a dying silo's thread leaves here.
+pub fn check_dying() {
+    let me = crate::sched::current();
+    if me.user.as_ref().is_some_and(|u| u.silo.is_dying()) && me.state() != State::Exited {
+        drop(me);
+        crate::arch::x86_64::interrupts::enable();
+        exit_thread(-1);
+    }
+}

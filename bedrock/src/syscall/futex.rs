@@ -1,0 +1,102 @@
+//! Futexes: wait while a user word holds a value, wake waiters. Keyed by
+//! (address space, user address), so silos never see each other's waits.
+//!
+//! Each waiter carries a small state word: a waker moves it from WAITING to
+//! WOKEN (then makes the thread runnable); a waiter that resumes and finds
+//! it still WAITING moves it to GAVE_UP (timeout or interruption) and
+//! removes itself. Whoever wins the compare-exchange decides the outcome,
+//! so a wake is never lost and never counted twice.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use bedrock_abi::Errno;
+
+use super::SysResult;
+use crate::arch::x86_64::tsc;
+use crate::arch::x86_64::usercopy::copy_from_user;
+use crate::sched::thread::Thread;
+use crate::silo::Silo;
+use crate::sync::IrqSpin;
+
+const WAITING: u8 = 0;
+const WOKEN: u8 = 1;
+const GAVE_UP: u8 = 2;
+
+struct Waiter {
+    thread: Arc<Thread>,
+    generation: u32,
+    state: Arc<AtomicU8>,
+}
+
+type Key = (u64, u64);
+
+static FUTEXES: IrqSpin<BTreeMap<Key, VecDeque<Waiter>>> = IrqSpin::new(BTreeMap::new());
+
+fn key(silo: &Silo, addr: u64) -> Result<Key, Errno> {
+    if !addr.is_multiple_of(4) {
+        return Err(Errno::Inval);
+    }
+    Ok((silo.aspace.root(), addr))
+}
+
+fn read_word(addr: u64) -> Result<u32, Errno> {
+    let mut b = [0u8; 4];
+    copy_from_user(&mut b, addr).map_err(|_| Errno::Fault)?;
+    Ok(u32::from_ne_bytes(b))
+}
+
+pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult {
+    let key = key(silo, addr)?;
+    let expected = u32::try_from(expected).map_err(|_| Errno::Inval)?;
+    // Check the pointer and fault the page in before taking the lock.
+    read_word(addr)?;
+    let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
+    let me = crate::sched::current();
+    let state = Arc::new(AtomicU8::new(WAITING));
+    let generation = {
+        let mut table = FUTEXES.lock();
+        // Re-read under the lock: a waker changes the word before waking,
+        // so a change between the caller's check and our block is seen.
+        if read_word(addr)? != expected {
+            return Err(Errno::Again);
+        }
+        if me.is_interrupted() {
+            return Err(Errno::Intr);
+        }
+        let generation = crate::sched::prepare_block(&me);
+        table.entry(key).or_default().push_back(Waiter { thread: me.clone(), generation, state: state.clone() });
+        generation
+    };
+    crate::sched::block(me.clone(), generation, deadline);
+    if state.compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return Ok(0);
+    }
+    let mut table = FUTEXES.lock();
+    if let Some(q) = table.get_mut(&key) {
+        q.retain(|w| !Arc::ptr_eq(&w.state, &state));
+        if q.is_empty() {
+            table.remove(&key);
+        }
+    }
+    Err(if me.is_interrupted() { Errno::Intr } else { Errno::TimedOut })
+}
+
+pub fn wake(silo: &Silo, addr: u64, count: u64) -> SysResult {
+    let key = key(silo, addr)?;
+    let mut woken = 0u64;
+    let mut table = FUTEXES.lock();
+    let Some(q) = table.get_mut(&key) else { return Ok(0) };
+    while woken < count {
+        let Some(w) = q.pop_front() else { break };
+        if w.state.compare_exchange(WAITING, WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            crate::sched::wake(&w.thread, w.generation);
+            woken += 1;
+        }
+    }
+    if q.is_empty() {
+        table.remove(&key);
+    }
+    Ok(woken as usize)
+}

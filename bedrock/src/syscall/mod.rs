@@ -1,0 +1,62 @@
+//! System call dispatch: decodes the number and arguments from the saved
+//! user registers, runs the handler, and encodes its `Result` into `rax`
+//! in exactly one place. Every handler validates its arguments; user
+//! pointers go through `arch::x86_64::usercopy`, so a bad pointer is
+//! `Errno::Fault`, never a kernel fault.
+
+mod futex;
+mod memory;
+mod misc;
+mod thread;
+
+use bedrock_abi::{Errno, Syscall, encode};
+
+use crate::arch::x86_64::idt::TrapFrame;
+
+/// What a handler returns.
+pub type SysResult = Result<usize, Errno>;
+
+/// Arguments in ABI order: rdi, rsi, rdx, r10, r8, r9.
+fn args(f: &TrapFrame) -> [u64; 6] {
+    [f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9]
+}
+
+pub fn dispatch(frame: &mut TrapFrame) {
+    let a = args(frame);
+    let result = match Syscall::from_raw(frame.rax as usize) {
+        None => Err(Errno::NoSys),
+        Some(call) => match crate::silo::current() {
+            None => Err(Errno::Perm),
+            Some(silo) => handle(call, &silo, a),
+        },
+    };
+    frame.rax = encode(result) as u64;
+    crate::silo::check_dying();
+}
+
+fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]) -> SysResult {
+    match call {
+        Syscall::Exit => misc::exit(silo, a[0] as i32),
+        Syscall::ThreadCreate => thread::create(silo, a[0], a[1], a[2], a[3]),
+        Syscall::ThreadExit => crate::silo::exit_thread(a[0] as i32),
+        Syscall::ThreadJoin => thread::join(silo, a[0]),
+        Syscall::Yield => {
+            crate::sched::yield_now();
+            Ok(0)
+        }
+        Syscall::Sleep => misc::sleep(a[0]),
+        Syscall::FutexWait => futex::wait(silo, a[0], a[1], a[2]),
+        Syscall::FutexWake => futex::wake(silo, a[0], a[1]),
+        Syscall::ClockGet => misc::clock_get(a[0]),
+        Syscall::VmMap => memory::map(silo, a[0], a[1], a[2]),
+        Syscall::VmUnmap => memory::unmap(silo, a[0], a[1]),
+        Syscall::VmProtect => memory::protect(silo, a[0], a[1], a[2]),
+        Syscall::SetFsBase => thread::set_fs_base(a[0]),
+        Syscall::LogWrite => misc::log_write(silo, a[0], a[1]),
+        Syscall::RandomBytes => misc::random_bytes(a[0], a[1]),
+        Syscall::SiloInfo => misc::silo_info(silo, a[0]),
+        // Numbers the ABI adds before this kernel handles them.
+        #[allow(unreachable_patterns)]
+        _ => Err(Errno::NoSys),
+    }
+}

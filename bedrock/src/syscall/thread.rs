@@ -1,0 +1,39 @@
+//! Thread system calls.
+
+use alloc::sync::Arc;
+
+use bedrock_abi::Errno;
+
+use super::SysResult;
+use crate::arch::x86_64::usercopy::user_range_ok;
+use crate::silo::{Silo, spawn_user_thread};
+
+pub fn create(silo: &Arc<Silo>, entry: u64, stack: u64, arg: u64, tls: u64) -> SysResult {
+    // RIP and RSP must be user addresses: IRET/SYSRET to anything else
+    // would fault in the kernel or run kernel addresses in ring 3.
+    if entry == 0 || !user_range_ok(entry, 1) || !user_range_ok(stack, 0) || !user_range_ok(tls, 0) {
+        return Err(Errno::Inval);
+    }
+    let t = spawn_user_thread(silo, entry, stack, arg, tls).map_err(|_| Errno::NoMem)?;
+    Ok(t.id as usize)
+}
+
+pub fn join(silo: &Arc<Silo>, id: u64) -> SysResult {
+    let me = crate::sched::current();
+    if me.id == id {
+        return Err(Errno::DeadLk);
+    }
+    let t = silo.thread(id).ok_or(Errno::Srch)?;
+    drop(me);
+    crate::sched::join(&t);
+    Ok(0)
+}
+
+pub fn set_fs_base(base: u64) -> SysResult {
+    if !user_range_ok(base, 0) {
+        return Err(Errno::Inval);
+    }
+    let me = crate::sched::current();
+    me.user.as_ref().ok_or(Errno::Perm)?.set_fs_base(base, true);
+    Ok(0)
+}
