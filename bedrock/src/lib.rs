@@ -18,6 +18,8 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod boot;
+pub mod elf;
+pub mod initrd;
 pub mod mm;
 #[cfg(any(kernel, test))]
 pub mod random;

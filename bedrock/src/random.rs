@@ -87,7 +87,9 @@ fn rdrand() -> Option<u64> {
         let v: u64;
         let ok: u8;
         // SAFETY: RDRAND is present (checked above) and has no memory effects.
-        unsafe { core::arch::asm!("rdrand {}", "setc {}", out(reg) v, out(reg_byte) ok, options(nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("rdrand {}", "setc {}", out(reg) v, out(reg_byte) ok, options(nomem, nostack))
+        };
         if ok != 0 {
             return Some(v);
         }
@@ -99,9 +101,12 @@ fn rdrand() -> Option<u64> {
 #[cfg(kernel)]
 pub fn fill(buf: &mut [u8]) {
     let mut state = STATE.lock();
-    let st = state.get_or_insert_with(|| ChaCha { key: seed_key(), counter: 0 });
+    let st = state.get_or_insert_with(|| ChaCha {
+        key: seed_key(),
+        counter: 0,
+    });
     // Mix fresh hardware randomness (or TSC) into the key for every call.
-    let fresh = rdrand().unwrap_or_else(|| crate::arch::x86_64::cpu::rdtsc());
+    let fresh = rdrand().unwrap_or_else(crate::arch::x86_64::cpu::rdtsc);
     let mix = RESEED_MIX.fetch_add(fresh, Ordering::Relaxed) ^ fresh;
     st.key[0] ^= mix as u32;
     st.key[1] ^= (mix >> 32) as u32;

@@ -16,7 +16,10 @@ static BOOT_EPOCH_NS: AtomicU64 = AtomicU64::new(0);
 pub fn init() {
     if let Some(secs) = rtc::read_unix_seconds() {
         let now = tsc::now_ns();
-        BOOT_EPOCH_NS.store((secs * 1_000_000_000).saturating_sub(now), Ordering::Relaxed);
+        BOOT_EPOCH_NS.store(
+            (secs * 1_000_000_000).saturating_sub(now),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -45,6 +48,6 @@ mod tests {
     fn civil_days() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(days_from_civil(2026, 11, 26), 20_418);
+        assert_eq!(days_from_civil(2026, 11, 26), 20_783);
     }
 }

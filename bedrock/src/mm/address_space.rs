@@ -46,15 +46,20 @@ impl core::fmt::Display for WriteError {
 
 impl core::fmt::Debug for AddressSpace {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AddressSpace").field("root", &self.root).finish()
+        f.debug_struct("AddressSpace")
+            .field("root", &self.root)
+            .finish()
     }
 }
-
 
 impl AddressSpace {
     /// A new, empty user address space.
     pub fn new() -> Result<Arc<AddressSpace>, MapError> {
-        let root = FRAMES.lock().as_mut().and_then(|f| f.alloc()).ok_or(MapError::OutOfFrames)?;
+        let root = FRAMES
+            .lock()
+            .as_mut()
+            .and_then(|f| f.alloc())
+            .ok_or(MapError::OutOfFrames)?;
         // SAFETY: `root` is a fresh frame; the kernel root is a live table
         // whose upper half never changes after boot (see kernel_space).
         unsafe {
@@ -81,8 +86,19 @@ impl AddressSpace {
     }
 
     /// Reserves `len` bytes of demand-zero memory (or a guard region).
-    pub fn map(&self, placement: Placement, len: u64, prot: Prot, kind: Kind) -> Result<u64, VmError> {
+    pub fn map(
+        &self,
+        placement: Placement,
+        len: u64,
+        prot: Prot,
+        kind: Kind,
+    ) -> Result<u64, VmError> {
         self.vm.lock().reserve(placement, len, prot, kind)
+    }
+
+    /// Makes address-anywhere mappings go below `base` (e.g. the stack).
+    pub fn set_mmap_base(&self, base: u64) -> Result<(), VmError> {
+        self.vm.lock().set_mmap_base(base)
     }
 
     /// Changes the protection of `[start, start + len)`, updating pages
@@ -94,7 +110,9 @@ impl AddressSpace {
             vm.protect(start, len, prot)?;
             let mut mapper = Mapper::new(self.root, &DirectMap);
             for va in (start..start + len).step_by(PAGE_SIZE as usize) {
-                let Ok((phys, _)) = mapper.unmap(va) else { continue };
+                let Ok((phys, _)) = mapper.unmap(va) else {
+                    continue;
+                };
                 match prot.page_flags() {
                     Some(flags) => {
                         let mut none = || None;
@@ -113,7 +131,8 @@ impl AddressSpace {
 
     /// Returns frames that no CPU can reach any more.
     fn release(&self, freed: Vec<u64>) {
-        self.committed.fetch_sub(freed.len() as u64, Ordering::Relaxed);
+        self.committed
+            .fetch_sub(freed.len() as u64, Ordering::Relaxed);
         if let Some(frames) = FRAMES.lock().as_mut() {
             for f in freed {
                 frames.free(f);
@@ -166,7 +185,9 @@ impl AddressSpace {
     /// Maps a zeroed frame at `page` with `prot` unless already mapped.
     /// True if the page is mapped afterwards.
     fn commit_page(&self, page: u64, prot: Prot) -> bool {
-        let Some(flags) = prot.page_flags() else { return false };
+        let Some(flags) = prot.page_flags() else {
+            return false;
+        };
         let mut mapper = Mapper::new(self.root, &DirectMap);
         if mapper.translate(page).is_some() {
             // Present: the fault was a permission violation after all, or
@@ -174,8 +195,12 @@ impl AddressSpace {
             return true;
         }
         let mut guard = FRAMES.lock();
-        let Some(frames) = guard.as_mut() else { return false };
-        let Some(frame) = frames.alloc() else { return false };
+        let Some(frames) = guard.as_mut() else {
+            return false;
+        };
+        let Some(frame) = frames.alloc() else {
+            return false;
+        };
         // SAFETY: fresh frame, reachable through the direct map.
         unsafe { (phys_to_virt(frame) as *mut u8).write_bytes(0, PAGE_SIZE as usize) };
         match mapper.map(page, frame, PageSize::Size4K, flags, &mut || frames.alloc()) {
@@ -204,12 +229,18 @@ impl AddressSpace {
             if !self.commit_page(page, region.prot) {
                 return Err(WriteError::NoMemory);
             }
-            let (phys, _) = Mapper::new(self.root, &DirectMap).translate(va).ok_or(WriteError::NoMemory)?;
+            let (phys, _) = Mapper::new(self.root, &DirectMap)
+                .translate(va)
+                .ok_or(WriteError::NoMemory)?;
             let n = ((page + PAGE_SIZE - va) as usize).min(bytes.len() - done);
             // SAFETY: `phys` is the frame just committed/found for `va`;
             // `n` stays within that page.
             unsafe {
-                core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), phys_to_virt(phys) as *mut u8, n)
+                core::ptr::copy_nonoverlapping(
+                    bytes[done..].as_ptr(),
+                    phys_to_virt(phys) as *mut u8,
+                    n,
+                )
             };
             done += n;
         }
@@ -228,7 +259,8 @@ impl AddressSpace {
 
     /// Notes that the current CPU switched away from this address space.
     pub fn deactivate(&self) {
-        self.active.fetch_and(!(1 << percpu::current().index), Ordering::AcqRel);
+        self.active
+            .fetch_and(!(1 << percpu::current().index), Ordering::AcqRel);
     }
 
     /// Flushes stale translations of this address space on every CPU that
@@ -276,7 +308,12 @@ impl Drop for AddressSpace {
 
 /// Frees the frames mapped by entries `range` of the table at `table`
 /// (level 4 = PML4 .. 1 = PT), and the lower tables themselves.
-unsafe fn free_level(table: u64, level: u8, range: core::ops::Range<usize>, frames: &mut super::frame::FrameAllocator) {
+unsafe fn free_level(
+    table: u64,
+    level: u8,
+    range: core::ops::Range<usize>,
+    frames: &mut super::frame::FrameAllocator,
+) {
     // SAFETY: the caller owns the table and everything below it.
     let t = unsafe { &*(phys_to_virt(table) as *const Table) };
     for e in &t.0[range] {

@@ -10,7 +10,10 @@
 pub mod frame;
 pub mod memmap;
 pub mod paging;
+pub mod vmspace;
 
+#[cfg(kernel)]
+pub mod address_space;
 #[cfg(kernel)]
 pub mod heap;
 #[cfg(kernel)]

@@ -171,6 +171,20 @@ pub fn spawn_with(
     user: Option<crate::silo::UserContext>,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<Arc<Thread>, MapError> {
+    let thread = create(name, priority, affinity, user, f)?;
+    start(thread.clone());
+    Ok(thread)
+}
+
+/// Creates a thread that runs `f` once [`start`]ed (so that the creator can
+/// register it first, e.g. in its silo, without racing its exit).
+pub fn create(
+    name: impl Into<String>,
+    priority: u8,
+    affinity: CpuSet,
+    user: Option<crate::silo::UserContext>,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<Arc<Thread>, MapError> {
     let stack = KernelStack::new()?;
     let top = stack.top();
     let entry: Box<dyn FnOnce() + Send> = Box::new(f);
@@ -189,8 +203,12 @@ pub fn spawn_with(
     let sp = unsafe { switch::prepare_stack(top, thread_entry, arg) };
     // SAFETY: nobody runs or switches to the thread yet.
     unsafe { *thread.saved_rsp.get() = sp };
-    enqueue(thread.clone());
     Ok(thread)
+}
+
+/// Makes a thread from [`create`] runnable.
+pub fn start(thread: Arc<Thread>) {
+    enqueue(thread);
 }
 
 extern "C" fn thread_entry(thread: u64) -> ! {
@@ -315,7 +333,11 @@ pub fn block(me: Arc<Thread>, generation: u32, deadline_ns: Option<u64>) {
 pub(super) fn block_until(thread: Arc<Thread>, generation: u32, deadline_ns: u64) {
     let _irq = IrqOff::new();
     let mut state = CPUS[me()].lock();
-    state.sleepers.push(Reverse(Sleeper { deadline: deadline_ns, generation, thread }));
+    state.sleepers.push(Reverse(Sleeper {
+        deadline: deadline_ns,
+        generation,
+        thread,
+    }));
     drop(state);
     schedule();
 }

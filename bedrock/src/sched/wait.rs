@@ -39,14 +39,20 @@ impl WaitQueue {
     }
 
     /// Like [`Self::wait_while`], giving up at `deadline_ns` (then false).
-    pub fn wait_while_until(&self, mut blocked: impl FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
+    pub fn wait_while_until(
+        &self,
+        mut blocked: impl FnMut() -> bool,
+        deadline_ns: Option<u64>,
+    ) -> bool {
         loop {
             let mut waiters = self.waiters.lock();
             if !blocked() {
                 return true;
             }
             let me = super::current();
-            if me.is_interrupted() || deadline_ns.is_some_and(|d| crate::arch::x86_64::tsc::now_ns() >= d) {
+            if me.is_interrupted()
+                || deadline_ns.is_some_and(|d| crate::arch::x86_64::tsc::now_ns() >= d)
+            {
                 return false;
             }
             let generation = me.begin_block();

@@ -3,8 +3,10 @@
 //! `exit`, or when it faults — and only the silo ends: a faulting program
 //! never takes down the kernel or another silo.
 
+mod loader;
 mod user;
 
+pub use loader::{LoadError, spawn_elf};
 pub use user::{UserContext, spawn_user_thread, switch_user_state};
 
 use alloc::collections::BTreeMap;
@@ -59,12 +61,17 @@ pub struct Silo {
     dying: AtomicBool,
     /// CPU time of threads that already exited.
     exited_cpu_ns: AtomicU64,
+    /// Exit codes of exited threads nobody joined yet.
+    unjoined: IrqSpin<BTreeMap<u64, i32>>,
     exited: WaitQueue,
 }
 
 impl core::fmt::Debug for Silo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Silo").field("id", &self.id).field("name", &self.name).finish()
+        f.debug_struct("Silo")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -72,15 +79,21 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static SILOS: IrqSpin<BTreeMap<SiloId, Arc<Silo>>> = IrqSpin::new(BTreeMap::new());
 
 impl Silo {
-    fn new(name: String, aspace: Arc<AddressSpace>) -> Arc<Silo> {
+    /// A fresh silo id (taken before the silo exists, e.g. for its auxv).
+    fn next_id() -> SiloId {
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn new(id: SiloId, name: String, aspace: Arc<AddressSpace>) -> Arc<Silo> {
         let silo = Arc::new(Silo {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             name,
             aspace,
             threads: IrqSpin::new(Vec::new()),
             status: IrqSpin::new(None),
             dying: AtomicBool::new(false),
             exited_cpu_ns: AtomicU64::new(0),
+            unjoined: IrqSpin::new(BTreeMap::new()),
             exited: WaitQueue::new(),
         });
         SILOS.lock().insert(silo.id, silo.clone());
@@ -98,7 +111,8 @@ impl Silo {
 
     /// Waits until every thread of the silo has exited.
     pub fn wait(&self) -> ExitStatus {
-        self.exited.wait_while(|| self.live_threads() > 0 || self.status.lock().is_none());
+        self.exited
+            .wait_while(|| self.live_threads() > 0 || self.status.lock().is_none());
         self.status().unwrap_or(ExitStatus::Killed)
     }
 
@@ -112,9 +126,15 @@ impl Silo {
         live + self.exited_cpu_ns.load(Ordering::Relaxed)
     }
 
-    /// Finds a live thread of this silo.
-    pub fn thread(&self, id: u64) -> Option<Arc<Thread>> {
-        self.threads.lock().iter().find(|t| t.id == id).cloned()
+    /// Waits for thread `id` of this silo to exit and returns its code
+    /// (once: a second join of the same thread is `None`, as is an unknown
+    /// id). Interrupted waits (the silo is ending) return `None` too.
+    pub fn join(&self, id: u64) -> Option<i32> {
+        let live = self.threads.lock().iter().find(|t| t.id == id).cloned();
+        if let Some(t) = live {
+            crate::sched::join(&t);
+        }
+        self.unjoined.lock().remove(&id)
     }
 
     fn add_thread(&self, t: Arc<Thread>) {
@@ -142,7 +162,9 @@ impl Silo {
 
     /// Called by each of its threads as it exits for good.
     fn thread_exited(&self, t: &Thread, code: i32) {
-        self.exited_cpu_ns.fetch_add(t.cpu_time_ns(), Ordering::Relaxed);
+        self.exited_cpu_ns
+            .fetch_add(t.cpu_time_ns(), Ordering::Relaxed);
+        self.unjoined.lock().insert(t.id, code);
         let last = {
             let mut threads = self.threads.lock();
             threads.retain(|x| x.id != t.id);
@@ -156,7 +178,12 @@ impl Silo {
                 }
             }
             SILOS.lock().remove(&self.id);
-            log::info!("silo {} ({}) ended: {}", self.id, self.name, self.status().unwrap_or(ExitStatus::Killed));
+            log::info!(
+                "silo {} ({}) ended: {}",
+                self.id,
+                self.name,
+                self.status().unwrap_or(ExitStatus::Killed)
+            );
             self.exited.wake_all();
         }
     }
@@ -174,7 +201,10 @@ pub fn count() -> usize {
 
 /// The silo of the running thread, if it belongs to one.
 pub fn current() -> Option<Arc<Silo>> {
-    crate::sched::current().user.as_ref().map(|u| u.silo.clone())
+    crate::sched::current()
+        .user
+        .as_ref()
+        .map(|u| u.silo.clone())
 }
 
 /// Ends the calling user thread (and with it the silo if it was the last).
@@ -199,7 +229,11 @@ pub fn resolve_fault(addr: u64, write: bool) -> bool {
 /// An exception in ring 3. Demand paging resolves most page faults; any
 /// other exception ends the silo (not the kernel) with a logged report.
 pub fn user_fault(frame: &mut TrapFrame) {
-    let addr = if frame.vector == 14 { x86_64::registers::control::Cr2::read_raw() } else { 0 };
+    let addr = if frame.vector == 14 {
+        x86_64::registers::control::Cr2::read_raw()
+    } else {
+        0
+    };
     let me = crate::sched::current();
     let Some(u) = &me.user else {
         panic!("ring-3 exception {} in a kernel thread", frame.vector);
@@ -216,8 +250,15 @@ pub fn user_fault(frame: &mut TrapFrame) {
             return;
         }
     }
-    let status = ExitStatus::Fault { vector: frame.vector as u8, rip: frame.rip, addr };
-    warn!("silo {} ({}) thread {}: {status}; ending the silo", u.silo.id, u.silo.name, me.id);
+    let status = ExitStatus::Fault {
+        vector: frame.vector as u8,
+        rip: frame.rip,
+        addr,
+    };
+    warn!(
+        "silo {} ({}) thread {}: {status}; ending the silo",
+        u.silo.id, u.silo.name, me.id
+    );
     u.silo.terminate(status);
     drop(me);
     crate::arch::x86_64::interrupts::enable();

@@ -35,7 +35,11 @@ unsafe impl Send for UserContext {}
 
 impl UserContext {
     pub fn new(silo: Arc<Silo>, fs_base: u64) -> Self {
-        UserContext { silo, fpu: UnsafeCell::new(FpuState::initial()), fs_base: AtomicU64::new(fs_base) }
+        UserContext {
+            silo,
+            fpu: UnsafeCell::new(FpuState::initial()),
+            fs_base: AtomicU64::new(fs_base),
+        }
     }
 
     /// Sets the FS base (TLS) of the thread; it is loaded now if the caller
@@ -62,7 +66,8 @@ pub fn switch_user_state(prev: &Thread, next: &Thread) {
             unsafe { (*u.fpu.get()).restore() };
             // SAFETY: see `set_fs_base`.
             unsafe {
-                x86_64::registers::model_specific::Msr::new(IA32_FS_BASE).write(u.fs_base.load(Ordering::Relaxed))
+                x86_64::registers::model_specific::Msr::new(IA32_FS_BASE)
+                    .write(u.fs_base.load(Ordering::Relaxed))
             };
             if let Some(p) = &prev.user
                 && !Arc::ptr_eq(&p.silo.aspace, &u.silo.aspace)
@@ -94,15 +99,18 @@ pub fn spawn_user_thread(
 ) -> Result<Arc<Thread>, MapError> {
     let name = format!("{}:{}", silo.name, silo.live_threads());
     let user = UserContext::new(silo.clone(), tls);
-    let thread = crate::sched::spawn_with(name, DEFAULT_PRIORITY, CpuSet::ALL, Some(user), move || {
-        let frame = TrapFrame::user_entry(entry, stack, arg);
-        interrupts::disable_save();
-        super::check_dying();
-        // SAFETY: a fresh ring-3 context: user selectors, a user RIP and
-        // RSP (validated by the callers), interrupts on in RFLAGS.
-        unsafe { return_to_frame(&frame) }
-    })?;
+    let thread =
+        crate::sched::create(name, DEFAULT_PRIORITY, CpuSet::ALL, Some(user), move || {
+            let frame = TrapFrame::user_entry(entry, stack, arg);
+            interrupts::disable_save();
+            super::check_dying();
+            // SAFETY: a fresh ring-3 context: user selectors, a user RIP and
+            // RSP (validated by the callers), interrupts on in RFLAGS.
+            unsafe { return_to_frame(&frame) }
+        })?;
+    // Registered before it can run, so even an instant exit is accounted.
     silo.add_thread(thread.clone());
+    crate::sched::start(thread.clone());
     Ok(thread)
 }
 

@@ -66,11 +66,18 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
             return Err(Errno::Intr);
         }
         let generation = crate::sched::prepare_block(&me);
-        table.entry(key).or_default().push_back(Waiter { thread: me.clone(), generation, state: state.clone() });
+        table.entry(key).or_default().push_back(Waiter {
+            thread: me.clone(),
+            generation,
+            state: state.clone(),
+        });
         generation
     };
     crate::sched::block(me.clone(), generation, deadline);
-    if state.compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire).is_err() {
+    if state
+        .compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
         return Ok(0);
     }
     let mut table = FUTEXES.lock();
@@ -80,17 +87,26 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
             table.remove(&key);
         }
     }
-    Err(if me.is_interrupted() { Errno::Intr } else { Errno::TimedOut })
+    Err(if me.is_interrupted() {
+        Errno::Intr
+    } else {
+        Errno::TimedOut
+    })
 }
 
 pub fn wake(silo: &Silo, addr: u64, count: u64) -> SysResult {
     let key = key(silo, addr)?;
     let mut woken = 0u64;
     let mut table = FUTEXES.lock();
-    let Some(q) = table.get_mut(&key) else { return Ok(0) };
+    let Some(q) = table.get_mut(&key) else {
+        return Ok(0);
+    };
     while woken < count {
         let Some(w) = q.pop_front() else { break };
-        if w.state.compare_exchange(WAITING, WOKEN, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if w.state
+            .compare_exchange(WAITING, WOKEN, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             crate::sched::wake(&w.thread, w.generation);
             woken += 1;
         }

@@ -25,8 +25,15 @@ fn errno(e: VmError) -> Errno {
 
 pub fn map(silo: &Arc<Silo>, hint: u64, len: u64, prot: u64) -> SysResult {
     let prot = to_prot(prot)?;
-    let placement = if hint == 0 { Placement::Anywhere } else { Placement::Hint(hint) };
-    silo.aspace.map(placement, len, prot, Kind::Anonymous).map(|a| a as usize).map_err(errno)
+    let placement = if hint == 0 {
+        Placement::Anywhere
+    } else {
+        Placement::Hint(hint)
+    };
+    silo.aspace
+        .map(placement, len, prot, Kind::Anonymous)
+        .map(|a| a as usize)
+        .map_err(errno)
 }
 
 pub fn unmap(silo: &Arc<Silo>, addr: u64, len: u64) -> SysResult {
@@ -35,5 +42,8 @@ pub fn unmap(silo: &Arc<Silo>, addr: u64, len: u64) -> SysResult {
 
 pub fn protect(silo: &Arc<Silo>, addr: u64, len: u64, prot: u64) -> SysResult {
     let prot = to_prot(prot)?;
-    silo.aspace.protect(addr, len, prot).map(|()| 0).map_err(errno)
+    silo.aspace
+        .protect(addr, len, prot)
+        .map(|()| 0)
+        .map_err(errno)
 }

@@ -64,7 +64,10 @@ pub fn silo_info(silo: &Silo, ptr: u64) -> SysResult {
     };
     // SAFETY: SiloInfo is repr(C) plain data; viewing it as bytes is sound.
     let bytes = unsafe {
-        core::slice::from_raw_parts(&info as *const SiloInfo as *const u8, core::mem::size_of::<SiloInfo>())
+        core::slice::from_raw_parts(
+            &info as *const SiloInfo as *const u8,
+            core::mem::size_of::<SiloInfo>(),
+        )
     };
     copy_to_user(ptr, bytes).map_err(|_| Errno::Fault)?;
     Ok(0)

@@ -11,7 +11,8 @@ use crate::silo::{Silo, spawn_user_thread};
 pub fn create(silo: &Arc<Silo>, entry: u64, stack: u64, arg: u64, tls: u64) -> SysResult {
     // RIP and RSP must be user addresses: IRET/SYSRET to anything else
     // would fault in the kernel or run kernel addresses in ring 3.
-    if entry == 0 || !user_range_ok(entry, 1) || !user_range_ok(stack, 0) || !user_range_ok(tls, 0) {
+    if entry == 0 || !user_range_ok(entry, 1) || !user_range_ok(stack, 0) || !user_range_ok(tls, 0)
+    {
         return Err(Errno::Inval);
     }
     let t = spawn_user_thread(silo, entry, stack, arg, tls).map_err(|_| Errno::NoMem)?;
@@ -23,10 +24,9 @@ pub fn join(silo: &Arc<Silo>, id: u64) -> SysResult {
     if me.id == id {
         return Err(Errno::DeadLk);
     }
-    let t = silo.thread(id).ok_or(Errno::Srch)?;
     drop(me);
-    crate::sched::join(&t);
-    Ok(0)
+    let code = silo.join(id).ok_or(Errno::Srch)?;
+    Ok(code as u32 as usize)
 }
 
 pub fn set_fs_base(base: u64) -> SysResult {

@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Context, Scenario, sched_scenarios};
+use super::{Context, Scenario, sched_scenarios, user_scenarios};
 use crate::arch::serial;
 use crate::boot::cmdline::Problem;
 use crate::mm::kernel_space::{FRAMES, kernel_image, with_kernel_mapper};
@@ -36,6 +36,15 @@ pub const ALL: &[(&str, Scenario)] = &[
         sched_scenarios::wait_queue_ping_pong,
     ),
     ("affinity_respected", sched_scenarios::affinity_respected),
+    ("user_hello", user_scenarios::user_hello),
+    ("user_fault_isolation", user_scenarios::user_fault_isolation),
+    ("syscall_bad_pointers", user_scenarios::syscall_bad_pointers),
+    ("user_threads_64", user_scenarios::user_threads_64),
+    ("futex_cross_cpu", user_scenarios::futex_cross_cpu),
+    ("wx_refused", user_scenarios::wx_refused),
+    ("user_sleep", user_scenarios::user_sleep),
+    ("static_pie_load", user_scenarios::static_pie_load),
+    ("silo_memory_freed", user_scenarios::silo_memory_freed),
 ];
 
 macro_rules! ensure {

@@ -99,6 +99,9 @@ pub fn sleep_accuracy(_: &Context<'_>) -> Result<(), String> {
         );
     }
     // Sleepers on several CPUs, woken in deadline order by their own CPU.
+    // Deadlines are absolute and well apart, so thread start-up delays
+    // (large under TCG) cannot reorder them.
+    let base = tsc::now_ns() + 100_000_000;
     let order = Arc::new(AtomicUsize::new(0));
     let seen: Arc<Vec<AtomicUsize>> = Arc::new((0..4).map(|_| AtomicUsize::new(0)).collect());
     let mut threads = Vec::new();
@@ -109,7 +112,7 @@ pub fn sleep_accuracy(_: &Context<'_>) -> Result<(), String> {
             &format!("sleeper{i}"),
             CpuSet::single(cpu),
             move || {
-                sched::sleep_ns((4 - i as u64) * 20_000_000);
+                sched::sleep_until(base + (4 - i as u64) * 50_000_000);
                 seen[i].store(order.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
             },
         )?);

@@ -62,7 +62,10 @@ impl PerCpu {
 fn install(block: *mut PerCpu, index: usize, apic_id: u32) {
     // SAFETY: `block` is this CPU's own, not yet published, block.
     unsafe {
-        block.write(PerCpu { self_ptr: block, ..PerCpu::empty(index, apic_id) });
+        block.write(PerCpu {
+            self_ptr: block,
+            ..PerCpu::empty(index, apic_id)
+        });
         Msr::new(IA32_GS_BASE).write(block as u64);
         Msr::new(IA32_KERNEL_GS_BASE).write(0);
     }

@@ -45,7 +45,8 @@ pub struct BadUserPointer;
 
 /// True when `[addr, addr + len)` lies inside user space.
 pub fn user_range_ok(addr: u64, len: usize) -> bool {
-    addr.checked_add(len as u64).is_some_and(|end| end <= USER_END)
+    addr.checked_add(len as u64)
+        .is_some_and(|end| end <= USER_END)
 }
 
 /// Copies `dst.len()` bytes from user address `src`.
