@@ -82,7 +82,8 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         memory.usable_bytes >> 20,
         boot_info.cmdline
     ));
-    info!("{} free frames", memory.free_frames);
+    let (fpu, fpu_bytes) = cpu::fpu_mode();
+    info!("{} free frames; user FPU state by {fpu} ({fpu_bytes} bytes)", memory.free_frames);
     report_boot_problems(boot_info, cmdline);
 
     let topology: &'static Topology = Box::leak(Box::new(discover_platform(boot_info)));

@@ -44,6 +44,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("wx_refused", user_scenarios::wx_refused),
     ("user_sleep", user_scenarios::user_sleep),
     ("static_pie_load", user_scenarios::static_pie_load),
+    ("fpu_state_per_thread", user_scenarios::fpu_state_per_thread),
     ("silo_memory_freed", user_scenarios::silo_memory_freed),
 ];
 

@@ -87,6 +87,10 @@ pub fn user_sleep(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "sleep")
 }
 
+pub fn fpu_state_per_thread(ctx: &Context<'_>) -> Result<(), String> {
+    run_ok(ctx, "fpu")
+}
+
 pub fn static_pie_load(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "pie")
 }

@@ -1,6 +1,7 @@
 //! Small CPU helpers: identification, time stamp counter, halting.
 
 use core::arch::x86_64::{__cpuid, _rdtsc};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Reads the time stamp counter.
 pub fn rdtsc() -> u64 {
@@ -27,8 +28,8 @@ pub fn halt_forever() -> ! {
 }
 
 /// Enables what ring-3 code and the kernel rely on, on this CPU: SSE
-/// (FXSAVE/FXRSTOR and SIMD exceptions), and SMEP when available (the
-/// kernel never executes user pages).
+/// (FXSAVE/FXRSTOR and SIMD exceptions), XSAVE with AVX when available,
+/// and SMEP when available (the kernel never executes user pages).
 pub fn init_features() {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     #[allow(unused_unsafe)]
@@ -49,34 +50,112 @@ pub fn init_features() {
         }
         Cr4::write(cr4);
     }
+    init_xsave();
 }
 
-/// 512-byte FXSAVE image of the x87/SSE state of a user thread.
-#[derive(Clone)]
-#[repr(C, align(16))]
-pub struct FpuState([u8; 512]);
+/// Bytes of the register image of a user thread: the XSAVE area size for
+/// the enabled components, or 512 (FXSAVE) without XSAVE.
+static FPU_AREA_SIZE: AtomicUsize = AtomicUsize::new(512);
+static USE_XSAVE: AtomicBool = AtomicBool::new(false);
+
+/// User-visible state components we enable in XCR0 when supported: x87,
+/// SSE, AVX and AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM). Others (MPX, AMX,
+/// PKRU) need extra kernel support and stay off.
+const XCR0_WANTED: u64 = 0b1110_0111;
+
+/// Enables XSAVE with every wanted component the CPU has (call on each
+/// CPU from `init_features`); without XSAVE, FXSAVE covers x87 and SSE.
+fn init_xsave() {
+    use x86_64::registers::control::{Cr4, Cr4Flags};
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
+    let leaf1 = unsafe { __cpuid(1) };
+    if leaf1.ecx & (1 << 26) == 0 {
+        return;
+    }
+    #[allow(unused_unsafe)]
+    // SAFETY: leaf 0xD exists when XSAVE does.
+    let d0 = unsafe { core::arch::x86_64::__cpuid_count(0xd, 0) };
+    let supported = ((d0.edx as u64) << 32) | d0.eax as u64;
+    let xcr0 = supported & XCR0_WANTED;
+    // SAFETY: OSXSAVE is allowed as XSAVE exists; XCR0 gets only supported
+    // bits, always including x87 (bit 0), as XSETBV requires.
+    unsafe {
+        Cr4::update(|f| f.insert(Cr4Flags::OSXSAVE));
+        core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") xcr0 as u32, in("edx") (xcr0 >> 32) as u32, options(nomem, nostack));
+    }
+    #[allow(unused_unsafe)]
+    // SAFETY: as above; EBX now reports the size for the enabled set.
+    let size = unsafe { core::arch::x86_64::__cpuid_count(0xd, 0) }.ebx as usize;
+    FPU_AREA_SIZE.store(size.max(576), Ordering::Relaxed);
+    USE_XSAVE.store(true, Ordering::Relaxed);
+}
+
+/// How user FPU state is saved, for the boot log.
+pub fn fpu_mode() -> (&'static str, usize) {
+    let size = FPU_AREA_SIZE.load(Ordering::Relaxed);
+    (if USE_XSAVE.load(Ordering::Relaxed) { "XSAVE" } else { "FXSAVE" }, size)
+}
+
+/// The x87/SSE/AVX registers of a user thread while it is off the CPU, in
+/// XSAVE format (or FXSAVE without XSAVE), 64-byte aligned.
+pub struct FpuState {
+    area: core::ptr::NonNull<u8>,
+    layout: core::alloc::Layout,
+}
+
+// SAFETY: plain owned memory.
+unsafe impl Send for FpuState {}
 
 impl FpuState {
-    /// The state a new thread starts with: x87 control word 0x37f (all
-    /// exceptions masked), MXCSR 0x1f80 (all SIMD exceptions masked).
+    /// The state a new thread starts with: every component in its initial
+    /// state (x87 control word 0x37f, all exceptions masked) and MXCSR
+    /// 0x1f80 (all SIMD exceptions masked).
     pub fn initial() -> Self {
-        let mut s = FpuState([0; 512]);
-        s.0[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
-        s.0[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
-        s.0[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK
-        s
+        let size = FPU_AREA_SIZE.load(Ordering::Relaxed);
+        let layout = core::alloc::Layout::from_size_align(size, 64).expect("valid FPU area layout");
+        // SAFETY: non-zero size.
+        let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
+        let area = core::ptr::NonNull::new(ptr).unwrap_or_else(|| alloc::alloc::handle_alloc_error(layout));
+        // SAFETY: the area is at least 512 bytes; FCW at 0, MXCSR at 24.
+        // With XSAVE a zero header (XSTATE_BV = 0) means "initial state".
+        unsafe {
+            ptr.cast::<u16>().write(0x037f);
+            ptr.add(24).cast::<u32>().write(0x1f80);
+        }
+        FpuState { area, layout }
     }
 
-    /// Saves this CPU's x87/SSE registers here.
+    /// Saves this CPU's registers here.
     pub fn save(&mut self) {
-        // SAFETY: the area is 512 bytes, 16-byte aligned, as FXSAVE needs.
-        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
+        let p = self.area.as_ptr();
+        if USE_XSAVE.load(Ordering::Relaxed) {
+            // SAFETY: the area has the size CPUID reports for XCR0 and is
+            // 64-byte aligned; EDX:EAX = all components.
+            unsafe { core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack)) };
+        } else {
+            // SAFETY: 512 bytes, 16-byte aligned, as FXSAVE needs.
+            unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) p, options(nostack)) };
+        }
     }
 
     /// Loads the registers from here.
     pub fn restore(&self) {
-        // SAFETY: as in `save`; the image came from FXSAVE or `initial`
-        // (reserved MXCSR bits zero), so FXRSTOR cannot fault.
-        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) };
+        let p = self.area.as_ptr();
+        if USE_XSAVE.load(Ordering::Relaxed) {
+            // SAFETY: the image came from XSAVE or `initial` (valid header,
+            // reserved MXCSR bits clear), so XRSTOR cannot fault.
+            unsafe { core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack)) };
+        } else {
+            // SAFETY: as in `save`; a valid FXSAVE image.
+            unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) p, options(nostack)) };
+        }
+    }
+}
+
+impl Drop for FpuState {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `initial` with this layout.
+        unsafe { alloc::alloc::dealloc(self.area.as_ptr(), self.layout) };
     }
 }

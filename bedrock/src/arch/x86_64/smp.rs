@@ -213,12 +213,14 @@ extern "C" fn ap_entry(index: u64) -> ! {
     // SAFETY: the kernel root maps everything the kernel uses, including
     // this stack and code; the temporary identity map is no longer needed.
     unsafe { super::paging::switch_to(kernel_root()) };
+    // x2APIC registers are readable only once this CPU's APIC is in x2APIC
+    // mode, so enable the APIC before asking it for the ID.
+    apic::init_cpu();
     percpu::init_ap(index as usize, apic::id());
+    idt::init();
     if let Err(e) = gdt::init_ap() {
         panic!("cpu {index}: no IST stacks: {e:?}");
     }
-    idt::init();
-    apic::init_cpu();
     super::cpu::init_features();
     super::syscall::init_cpu();
     info!("cpu {index} online (APIC ID {})", apic::id());
