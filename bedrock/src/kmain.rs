@@ -83,7 +83,10 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         boot_info.cmdline
     ));
     let (fpu, fpu_bytes) = cpu::fpu_mode();
-    info!("{} free frames; user FPU state by {fpu} ({fpu_bytes} bytes)", memory.free_frames);
+    info!(
+        "{} free frames; user FPU state by {fpu} ({fpu_bytes} bytes)",
+        memory.free_frames
+    );
     report_boot_problems(boot_info, cmdline);
 
     let topology: &'static Topology = Box::leak(Box::new(discover_platform(boot_info)));
@@ -99,16 +102,55 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
             };
             crate::testing::run(name, &ctx)
         }
-        None => {
-            info!("boot complete; this kernel has no init to start yet, powering off");
-            qemu_exit(ExitCode::Success);
-            cpu::halt_forever()
-        }
+        None => run_init(boot_info, cmdline.init.unwrap_or("init")),
     };
     if let Err(e) = sched::spawn("main", DEFAULT_PRIORITY, CpuSet::ALL, main) {
         panic!("cannot create the main thread: {e:?}");
     }
     sched::idle_loop()
+}
+
+/// Starts `name` from the boot archive as the first silo and powers off
+/// when it ends (with a failure status if it failed): until the runtime
+/// silo exists, init's exit is the end of the system's work.
+fn run_init(info: &BootInfo, name: &str) -> ! {
+    let archive = info.modules.first().and_then(|m| {
+        // SAFETY: validated module memory in RAM, reserved from the frame
+        // allocator and covered by the direct map for the kernel's lifetime.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(m.range.start) as *const u8,
+                m.range.len() as usize,
+            )
+        };
+        crate::initrd::Archive::parse(bytes)
+            .inspect_err(|e| warn!("boot module 0 is not a boot archive: {e}"))
+            .ok()
+    });
+    let code = match archive.as_ref().and_then(|a| a.find(name)) {
+        None => {
+            warn!("no \"{name}\" in the boot archive; nothing to run");
+            ExitCode::Success
+        }
+        Some(file) => match crate::silo::spawn_elf(name, file.data, &[name], &[]) {
+            Err(e) => {
+                log::error!("cannot start {name}: {e}");
+                ExitCode::Failure
+            }
+            Ok(silo) => {
+                let status = silo.wait();
+                info!("{name} ended: {status}");
+                if status == crate::silo::ExitStatus::Code(0) {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Failure
+                }
+            }
+        },
+    };
+    info!("powering off");
+    qemu_exit(code);
+    cpu::halt_forever()
 }
 
 /// Reads ACPI and refines the TSC calibration with the best reference

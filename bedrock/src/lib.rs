@@ -19,7 +19,7 @@ extern crate alloc;
 pub mod acpi;
 pub mod boot;
 pub mod elf;
-pub mod initrd;
+pub use bedrock_initrd as initrd;
 pub mod mm;
 #[cfg(any(kernel, test))]
 pub mod random;

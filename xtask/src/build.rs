@@ -1,4 +1,5 @@
-//! Building the kernel with the cross toolchain.
+//! Building with the cross toolchain: the kernel, the ring-3 programs, and
+//! the boot archive (the one `-initrd` module) that carries the programs.
 
 use std::ffi::OsString;
 use std::io;
@@ -43,6 +44,113 @@ impl Profile {
             Self::Release => "release",
         }
     }
+}
+
+/// The ring-3 test programs' package (outside the host workspace).
+const USER_TESTS_MANIFEST: &str = "bedrock/user-tests/Cargo.toml";
+/// Ring-3 programs (static PIE) put into the boot archive.
+const USER_PROGRAMS: [&str; 2] = ["init", "usertest"];
+/// Ring-3 programs are position independent: the loader picks the base.
+const USER_RUSTFLAGS: [&str; 1] = ["-Crelocation-model=pie"];
+
+/// Everything a boot needs: the kernel ELF and the boot archive.
+#[derive(Debug)]
+pub struct Images {
+    pub kernel: PathBuf,
+    pub boot_archive: PathBuf,
+}
+
+/// Builds the kernel, the ring-3 programs and the boot archive.
+pub fn build_all(toolchain: &CrossToolchain, ws: &Workspace, profile: Profile) -> Result<Images> {
+    let kernel = build_kernel(toolchain, ws, profile)?;
+    let programs = build_user_programs(toolchain, ws, profile)?;
+    let boot_archive = write_boot_archive(ws, &programs)?;
+    Ok(Images {
+        kernel,
+        boot_archive,
+    })
+}
+
+/// Builds the ring-3 programs; returns (archive name, ELF path) pairs.
+pub fn build_user_programs(
+    toolchain: &CrossToolchain,
+    ws: &Workspace,
+    profile: Profile,
+) -> Result<Vec<(&'static str, PathBuf)>> {
+    let target_dir = ws.cross_target_dir();
+    let mut command = toolchain.cargo_command();
+    let mut args: Vec<OsString> = [
+        "build",
+        "--manifest-path",
+        USER_TESTS_MANIFEST,
+        "--target",
+        KERNEL_TARGET,
+    ]
+    .map(OsString::from)
+    .into();
+    // Ring-3 programs need no `alloc` yet; memcpy & co. come from compiler_builtins.
+    args.extend(
+        [
+            "-Zbuild-std=core,compiler_builtins",
+            "-Zbuild-std-features=compiler-builtins-mem",
+            "--target-dir",
+        ]
+        .map(OsString::from),
+    );
+    args.push(target_dir.clone().into());
+    if profile == Profile::Release {
+        args.push("--release".into());
+    }
+    command
+        .current_dir(&ws.root)
+        .args(args)
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            join_rustflags(&USER_RUSTFLAGS, toolchain.linker),
+        )
+        .stdout(io::stderr());
+    let shown = describe(&command);
+    let status = command.status().context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("user program build failed ({status}): {shown}");
+    }
+    USER_PROGRAMS
+        .iter()
+        .map(|name| {
+            let path = target_dir
+                .join(KERNEL_TARGET)
+                .join(profile.dir_name())
+                .join(name);
+            if path.is_file() {
+                Ok((*name, path))
+            } else {
+                bail!("{} was not built", path.display())
+            }
+        })
+        .collect()
+}
+
+/// Packs `programs` into the boot archive (cpio newc, the format the
+/// kernel's `initrd` module reads) and returns its path.
+pub fn write_boot_archive(ws: &Workspace, programs: &[(&str, PathBuf)]) -> Result<PathBuf> {
+    let contents = programs
+        .iter()
+        .map(|(name, path)| {
+            Ok((
+                *name,
+                std::fs::read(path).context(|| format!("reading {}", path.display()))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let entries: Vec<_> = contents
+        .iter()
+        .map(|(name, data)| bedrock_initrd::NewEntry::file(name, data))
+        .collect();
+    let archive =
+        bedrock_initrd::write_newc(&entries).context(|| "packing the boot archive".into())?;
+    let path = ws.cross_target_dir().join("bootfs.cpio");
+    std::fs::write(&path, archive).context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// Builds the kernel and returns the path of its ELF.
@@ -105,7 +213,11 @@ fn cargo_args(profile: Profile, target_dir: &Path) -> Vec<OsString> {
 /// `CARGO_ENCODED_RUSTFLAGS` (flags separated by 0x1f), which unlike
 /// `RUSTFLAGS` survives flags containing spaces.
 fn encoded_rustflags(linker: Linker) -> String {
-    let mut flags = KERNEL_RUSTFLAGS.to_vec();
+    join_rustflags(&KERNEL_RUSTFLAGS, linker)
+}
+
+fn join_rustflags(base: &[&str], linker: Linker) -> String {
+    let mut flags = base.to_vec();
     if linker == Linker::LdLld {
         flags.push("-Clinker=ld.lld");
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bedrock_testproto::{CMDLINE_KEY, ExitCode, LIST, Line};
 
-use crate::build::{Profile, build_kernel};
+use crate::build::{Profile, build_all};
 use crate::error::{Context, Result, bail};
 use crate::packages::Host;
 use crate::process::describe;
@@ -72,26 +72,34 @@ pub fn run(host: &Host, ws: &Workspace, options: &Options) -> Result<Tally> {
         tally.failed += host_tally.failed;
     }
 
-    eprintln!("xtask: building the kernel with {}", host.toolchain.source);
-    let kernel = match build_kernel(&host.toolchain, ws, options.profile) {
-        Ok(kernel) => kernel,
+    eprintln!(
+        "xtask: building the kernel and ring-3 programs with {}",
+        host.toolchain.source
+    );
+    let images = match build_all(&host.toolchain, ws, options.profile) {
+        Ok(images) => images,
         Err(error) => {
             report("kernel build", &[error.to_string()]);
             tally.record(false);
             return Ok(tally);
         }
     };
-    eprintln!("xtask: kernel {}", kernel.display());
+    eprintln!(
+        "xtask: kernel {}, boot archive {}",
+        images.kernel.display(),
+        images.boot_archive.display()
+    );
 
     let runner = Runner {
         qemu: &host.qemu,
-        kernel: &kernel,
+        kernel: &images.kernel,
+        boot_archive: &images.boot_archive,
         log_dir: ws.qemu_log_dir(),
         options,
     };
-    tally.record(runner.check_scenario_table()?);
+    tally.record(runner.check_scenario_table());
     for scenario in scenarios {
-        tally.record(runner.run_scenario(scenario)?);
+        tally.record(runner.run_scenario(scenario));
     }
     Ok(tally)
 }
@@ -126,7 +134,8 @@ fn host_unit_tests(ws: &Workspace) -> Result<Tally> {
         .context(|| format!("duplicating {}", log_path.display()))?;
     let mut command = Command::new(cargo);
     command
-        .args(["test", "--workspace"])
+        // Run every suite even after one fails, so the counts are complete.
+        .args(["test", "--workspace", "--no-fail-fast"])
         .current_dir(&ws.root)
         .stdin(Stdio::null())
         .stdout(log)
@@ -175,6 +184,8 @@ fn parse_test_totals(output: &str) -> Tally {
 struct Runner<'a> {
     qemu: &'a Path,
     kernel: &'a Path,
+    /// The `-initrd` of every scenario that brings no module of its own.
+    boot_archive: &'a Path,
     log_dir: PathBuf,
     options: &'a Options,
 }
@@ -199,26 +210,21 @@ impl Runner<'_> {
         }
     }
 
-    fn boot(
-        &self,
-        machine: &Machine,
-        log_name: &str,
-        timeout: Duration,
-    ) -> Result<(Outcome, PathBuf, String)> {
-        let log_path = self.log_dir.join(format!("{log_name}.log"));
+    /// Boots `machine` with its serial output in `<log dir>/<log_name>.log`.
+    fn boot(&self, machine: &Machine, log_name: &str, timeout: Duration) -> Result<Boot> {
+        let path = self.log_dir.join(format!("{log_name}.log"));
         let timeout = self.options.timeout.unwrap_or(timeout);
-        let outcome = qemu::run_logged(self.qemu, machine, &log_path, timeout)?;
-        let bytes = fs::read(&log_path).context(|| format!("reading {}", log_path.display()))?;
+        let outcome = qemu::run_logged(self.qemu, machine, &path, timeout)?;
+        let bytes = fs::read(&path).context(|| format!("reading {}", path.display()))?;
         // Serial output of a crashing kernel need not be UTF-8.
         let log = String::from_utf8_lossy(&bytes).into_owned();
-        Ok((outcome, log_path, log))
+        Ok(Boot { outcome, path, log })
     }
 
     /// Boots `test=list` and checks that the kernel's scenarios are exactly
     /// the harness's.
-    fn check_scenario_table(&self) -> Result<bool> {
-        let name = "qemu scenario-table";
-        start(name);
+    fn check_scenario_table(&self) -> bool {
+        start("qemu scenario-table");
         let cmdline = vec![format!("{CMDLINE_KEY}={LIST}")];
         let machine = self.machine(
             scenarios::DEFAULT_SMP,
@@ -227,18 +233,25 @@ impl Runner<'_> {
             None,
         );
         // `list` is reserved by the protocol, so no scenario's log has this name.
-        let (outcome, log_path, log) = self.boot(&machine, LIST, scenarios::DEFAULT_TIMEOUT)?;
-        let mut reasons = status_problems(outcome, ExitCode::Success);
-        if reasons.is_empty() {
-            let harness: Vec<_> = SCENARIOS.iter().map(|s| s.name).collect();
-            reasons = compare_lists(&listed_names(&log), &harness);
-        }
-        finish(&reasons, &log_path, &log);
-        Ok(reasons.is_empty())
+        conclude(
+            self.boot(&machine, LIST, scenarios::DEFAULT_TIMEOUT)
+                .map(|boot| {
+                    let mut reasons = status_problems(boot.outcome, ExitCode::Success);
+                    if reasons.is_empty() {
+                        let harness: Vec<_> = SCENARIOS.iter().map(|s| s.name).collect();
+                        reasons = compare_lists(&listed_names(&boot.log), &harness);
+                    }
+                    (reasons, boot)
+                }),
+        )
     }
 
-    fn run_scenario(&self, scenario: &Scenario) -> Result<bool> {
+    fn run_scenario(&self, scenario: &Scenario) -> bool {
         start(&format!("qemu {}", scenario.name));
+        conclude(self.try_scenario(scenario))
+    }
+
+    fn try_scenario(&self, scenario: &Scenario) -> Result<(Vec<String>, Boot)> {
         let prepared = match scenario.prepare {
             Some(prepare) => prepare(&self.log_dir)?,
             None => scenarios::Prepared::default(),
@@ -246,18 +259,54 @@ impl Runner<'_> {
         let cmdline = std::iter::once(format!("{CMDLINE_KEY}={}", scenario.name))
             .chain(scenario.cmdline.iter().map(|w| (*w).to_owned()))
             .collect();
-        let machine = self.machine(scenario.smp, scenario.memory_mib, cmdline, prepared.initrd);
-        let (outcome, log_path, log) = self.boot(&machine, scenario.name, scenario.timeout)?;
+        let initrd = prepared
+            .initrd
+            .unwrap_or_else(|| self.boot_archive.to_owned());
+        let machine = self.machine(scenario.smp, scenario.memory_mib, cmdline, Some(initrd));
+        let boot = self.boot(&machine, scenario.name, scenario.timeout)?;
         let reasons = judge(
             scenario.name,
             scenario.expect,
             &prepared.must_contain,
-            outcome,
-            &log,
+            boot.outcome,
+            &boot.log,
         );
-        finish(&reasons, &log_path, &log);
-        Ok(reasons.is_empty())
+        Ok((reasons, boot))
     }
+}
+
+/// One finished QEMU run.
+struct Boot {
+    outcome: Outcome,
+    /// The serial log file.
+    path: PathBuf,
+    /// Its contents.
+    log: String,
+}
+
+/// Ends a result line started by [`start`]: `ok`, or `FAILED` with the
+/// reasons and the end of the serial log. A harness error (a log that
+/// cannot be written, QEMU that cannot be started) fails the check too,
+/// so that one broken boot does not hide the results of the others.
+fn conclude(result: Result<(Vec<String>, Boot)>) -> bool {
+    let (reasons, boot) = match result {
+        Ok((reasons, _)) if reasons.is_empty() => {
+            println!("ok");
+            return true;
+        }
+        Ok((reasons, boot)) => (reasons, Some(boot)),
+        Err(error) => (vec![error.to_string()], None),
+    };
+    println!("FAILED");
+    print_reasons(&reasons);
+    if let Some(boot) = boot {
+        println!(
+            "    serial log (last {LOG_TAIL_LINES} lines of {}):",
+            boot.path.display()
+        );
+        print_indented(tail(&boot.log, LOG_TAIL_LINES), "    | ");
+    }
+    false
 }
 
 /// Everything wrong with a scenario's run; empty means it passed.
@@ -360,21 +409,6 @@ fn start(name: &str) {
     print!("{name} ... ");
     // Best effort: a closed stdout shows up at the next println.
     let _ = io::stdout().flush();
-}
-
-/// Ends a result line started by [`start`], with details on failure.
-fn finish(reasons: &[String], log_path: &Path, log: &str) {
-    if reasons.is_empty() {
-        println!("ok");
-        return;
-    }
-    println!("FAILED");
-    print_reasons(reasons);
-    println!(
-        "    serial log (last {LOG_TAIL_LINES} lines of {}):",
-        log_path.display()
-    );
-    print_indented(tail(log, LOG_TAIL_LINES), "    | ");
 }
 
 /// Prints a whole result line at once, for checks without a QEMU log.

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::build::{Profile, build_kernel};
+use crate::build::{Profile, build_all};
 use crate::error::Result;
 use crate::packages::{Host, ensure_host};
 use crate::qemu::{Accel, Machine, Serial};
@@ -44,8 +44,12 @@ enum Command {
     /// toolchain, and print what was found.
     #[command(alias = "doctor")]
     Setup,
-    /// Build the kernel and print the path of its ELF.
+    /// Build the kernel, the ring-3 programs and the boot archive; print
+    /// the kernel ELF's and the archive's paths.
     Build(BuildArgs),
+    /// Run clippy over the kernel-only code too (the host build of the
+    /// kernel crate skips it), with warnings as errors.
+    Lint,
     /// Build the kernel and boot it in QEMU, serial on this terminal
     /// (Ctrl-A X quits).
     Run(RunArgs),
@@ -124,14 +128,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Setup => setup(),
         Command::Build(args) => {
             let host = ensure_host()?;
-            let elf = build_kernel(
+            let images = build_all(
                 &host.toolchain,
                 &ws,
                 Profile::from_release_flag(args.release),
             )?;
-            println!("{}", elf.display());
+            println!("{}", images.kernel.display());
+            println!("{}", images.boot_archive.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lint => lint(&ws),
         Command::Run(args) => run(&ws, args),
         Command::Test(args) => test(&ws, args),
     }
@@ -180,7 +186,7 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
         qemu::check_initrd(initrd)?;
     }
     let host = ensure_host()?;
-    let kernel = build_kernel(
+    let images = build_all(
         &host.toolchain,
         ws,
         Profile::from_release_flag(args.release),
@@ -189,14 +195,15 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
         .iter()
         .any(|var| env::var_os(var).is_some_and(|v| !v.is_empty()));
     let machine = Machine {
-        kernel,
+        kernel: images.kernel,
         smp: args.smp,
         memory_mib: args.memory,
         accel,
         display: has_display && !args.headless,
         serial: Serial::Terminal,
         cmdline: args.cmdline,
-        initrd: args.initrd,
+        // The boot archive carries init and the other ring-3 programs.
+        initrd: Some(args.initrd.unwrap_or(images.boot_archive)),
     };
     let status = qemu::run_interactive(&host.qemu, &machine)?;
     let (code, message) = qemu::run_exit(status);
@@ -204,6 +211,31 @@ fn run(ws: &Workspace, args: RunArgs) -> Result<ExitCode> {
         eprintln!("xtask: {message}");
     }
     Ok(ExitCode::from(code))
+}
+
+/// The host's clippy over the kernel crate with `cfg(kernel)` on (see
+/// bedrock/build.rs), in its own target directory so that it never
+/// invalidates the normal host build.
+fn lint(ws: &Workspace) -> Result<ExitCode> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(&ws.root)
+        .args(["clippy", "--package", "bedrock", "--lib", "--target-dir"])
+        .arg(ws.target_dir.join("lint"))
+        .args(["--", "-D", "warnings"])
+        .env("BEDROCK_LINT_KERNEL", "1");
+    let shown = crate::process::describe(&command);
+    let status = command
+        .status()
+        .map_err(|e| crate::error::Error::new(format!("running {shown}: {e}")))?;
+    if status.success() {
+        println!("kernel lint ... ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("kernel lint ... FAILED ({status})");
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn test(ws: &Workspace, args: TestArgs) -> Result<ExitCode> {

@@ -74,17 +74,16 @@ pub struct Host {
 /// Finds every tool and the cross toolchain, installing what is missing
 /// where that is possible, or fails saying what to install.
 pub fn ensure_host() -> Result<Host> {
-    let missing = missing_packages(
-        |tool| which(tool.binary).is_some(),
-        discover_toolchain()?.is_some(),
-    );
+    let mut toolchain = discover_toolchain()?;
+    let missing = missing_packages(|tool| which(tool.binary).is_some(), toolchain.is_some());
     if !missing.is_empty() {
         match installer() {
             Installer::Apt => apt_install(&missing)?,
             installer => bail!("{}", instructions(&missing, installer)),
         }
+        toolchain = discover_toolchain()?;
     }
-    let toolchain = discover_toolchain()?.ok_or_else(|| {
+    let toolchain = toolchain.ok_or_else(|| {
         Error::new("still no cross toolchain with rust-src after installing Debian's rust-web-src")
     })?;
     let find = |tool: &Tool| {

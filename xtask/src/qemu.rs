@@ -65,13 +65,14 @@ impl Machine {
         match self.accel {
             // TCG's `max` model offers every feature QEMU can emulate.
             Accel::Tcg => push(&["-accel", "tcg", "-cpu", "max"]),
-            // `-cpu host` and `-cpu max` pass the host CPU's feature set
-            // through (under KVM, `max` is `host`). On the nested-KVM
-            // machines Bedrock is developed on, the outer hypervisor hides
-            // xsave and friends from that set, and QEMU fails to start
-            // with them. QEMU's default model (qemu64) asks for a small
-            // baseline that every host has; the kernel detects anything
-            // more with CPUID anyway.
+            // QEMU's default CPU model. `-cpu host` (and `max`, which under
+            // KVM is `host` and more) copies the host's CPUID, and on some of
+            // the nested-KVM machines Bedrock is developed on QEMU then fails
+            // (the outer hypervisor advertises features it cannot provide);
+            // on others all three work. The default model starts everywhere
+            // tried so far; at worst QEMU warns that the host lacks one of
+            // the model's features (`CPUID.01H:ECX.pni`) and leaves it out.
+            // The kernel detects features with CPUID and never assumes them.
             Accel::Kvm => push(&["-accel", "kvm"]),
         }
         push(&["-smp", &self.smp.to_string()]);

@@ -69,6 +69,8 @@ const DEFAULT: Scenario = Scenario {
     prepare: None,
 };
 
+/// Every scenario, in the kernel's order (that of `test=list`) so that the
+/// two lists can be read side by side.
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "boot_banner",
@@ -116,8 +118,120 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "stack_overflow_report",
+        // The overflow faults on the guard page, and the fault handler,
+        // still on the overflowed stack, faults again: only the double
+        // fault handler (on its own IST stack) can report it.
+        expect: Expect::Fail {
+            must_contain: &["EXCEPTION #DF"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "boot_module",
         prepare: Some(prepare_boot_module),
+        ..DEFAULT
+    },
+    Scenario {
+        name: "smp_all_cpus_online",
+        // More CPUs than the default, so that APs beyond the first count.
+        smp: 4,
+        expect: Expect::Pass {
+            must_contain: &["smp: 4 CPUs online"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "preempt_busy_threads",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sleep_accuracy",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "thread_join_64",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wait_queue_ping_pong",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "affinity_respected",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_hello",
+        expect: Expect::Pass {
+            must_contain: &["hello from ring 3", "ended: exit code 0"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_fault_isolation",
+        smp: 4,
+        // Each faulting silo is reported with its silo id and RIP; the
+        // kernel (and the healthy silo) keep running.
+        expect: Expect::Pass {
+            must_contain: &[
+                "#PF (page fault) at rip=",
+                "#UD (invalid opcode) at rip=",
+                "#GP (general protection fault) at rip=",
+                "#DE (divide error) at rip=",
+                "threads: 64 threads created and joined",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "syscall_bad_pointers",
+        expect: Expect::Pass {
+            must_contain: &["badptr: every bad argument was refused"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_threads_64",
+        smp: 4,
+        ..DEFAULT
+    },
+    Scenario {
+        name: "futex_cross_cpu",
+        smp: 4,
+        expect: Expect::Pass {
+            must_contain: &["futex: 500 ping-pong rounds"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wx_refused",
+        expect: Expect::Pass {
+            must_contain: &["wx: W^X refused, RW->RX code ran"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_sleep",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "static_pie_load",
+        expect: Expect::Pass {
+            must_contain: &[
+                "pie: static PIE loaded at 0x40000000",
+                "StaticPie image 0x40000000",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "fpu_state_per_thread",
+        smp: 4,
+        ..DEFAULT
+    },
+    Scenario {
+        name: "silo_memory_freed",
         ..DEFAULT
     },
 ];

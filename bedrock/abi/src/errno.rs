@@ -71,7 +71,10 @@ impl Errno {
     ];
 
     pub fn from_raw(v: u32) -> Errno {
-        Self::ALL.into_iter().find(|e| *e as u32 == v).unwrap_or(Errno::Unknown)
+        Self::ALL
+            .into_iter()
+            .find(|e| *e as u32 == v)
+            .unwrap_or(Errno::Unknown)
     }
 
     pub const fn name(self) -> &'static str {

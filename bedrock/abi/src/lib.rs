@@ -31,7 +31,11 @@ pub const fn encode(result: Result<usize, Errno>) -> usize {
 
 /// Decodes the `rax` value of a syscall.
 pub fn decode(raw: usize) -> Result<usize, Errno> {
-    if raw > (-4096isize) as usize { Err(Errno::from_raw((raw as isize).unsigned_abs() as u32)) } else { Ok(raw) }
+    if raw > (-4096isize) as usize {
+        Err(Errno::from_raw((raw as isize).unsigned_abs() as u32))
+    } else {
+        Ok(raw)
+    }
 }
 
 /// Memory protection bits for [`Syscall::VmMap`] and [`Syscall::VmProtect`].
@@ -94,7 +98,13 @@ mod tests {
         for v in [0usize, 1, 4096, usize::MAX - 4095, 0x7fff_ffff_ffff] {
             assert_eq!(decode(encode(Ok(v))), Ok(v));
         }
-        for e in [Errno::Perm, Errno::Fault, Errno::Inval, Errno::NoSys, Errno::TimedOut] {
+        for e in [
+            Errno::Perm,
+            Errno::Fault,
+            Errno::Inval,
+            Errno::NoSys,
+            Errno::TimedOut,
+        ] {
             assert_eq!(decode(encode(Err(e))), Err(e));
         }
         assert_eq!(decode(usize::MAX), Err(Errno::Perm));

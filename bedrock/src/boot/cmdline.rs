@@ -47,6 +47,8 @@ pub struct Cmdline<'a> {
     pub test: Option<&'a str>,
     /// `loglevel=<error|warn|info|debug|trace>`.
     pub log_level: Option<LogLevel>,
+    /// `init=<name>`: the boot archive program started at a normal boot.
+    pub init: Option<&'a str>,
     problems: ArrayVec<Problem<'a>, MAX_UNKNOWN>,
 }
 
@@ -70,7 +72,13 @@ impl<'a> Cmdline<'a> {
                     }
                     None => Some(Problem::BadValue(word)),
                 },
-                (bedrock_testproto::CMDLINE_KEY | "loglevel", _) => Some(Problem::BadValue(word)),
+                ("init", Some(v)) if !v.is_empty() => {
+                    this.init = Some(v);
+                    None
+                }
+                (bedrock_testproto::CMDLINE_KEY | "loglevel" | "init", _) => {
+                    Some(Problem::BadValue(word))
+                }
                 _ => Some(Problem::Unknown(word)),
             };
             if let Some(p) = problem {
@@ -93,8 +101,9 @@ mod tests {
 
     #[test]
     fn known_options() {
-        let c = Cmdline::parse("  test=boot_banner   loglevel=debug ");
+        let c = Cmdline::parse("  test=boot_banner   loglevel=debug init=shell");
         assert_eq!(c.test, Some("boot_banner"));
+        assert_eq!(c.init, Some("shell"));
         assert_eq!(c.log_level, Some(LogLevel::Debug));
         assert!(c.problems().is_empty());
     }

@@ -94,7 +94,14 @@ fn init_xsave() {
 /// How user FPU state is saved, for the boot log.
 pub fn fpu_mode() -> (&'static str, usize) {
     let size = FPU_AREA_SIZE.load(Ordering::Relaxed);
-    (if USE_XSAVE.load(Ordering::Relaxed) { "XSAVE" } else { "FXSAVE" }, size)
+    (
+        if USE_XSAVE.load(Ordering::Relaxed) {
+            "XSAVE"
+        } else {
+            "FXSAVE"
+        },
+        size,
+    )
 }
 
 /// The x87/SSE/AVX registers of a user thread while it is off the CPU, in
@@ -116,7 +123,8 @@ impl FpuState {
         let layout = core::alloc::Layout::from_size_align(size, 64).expect("valid FPU area layout");
         // SAFETY: non-zero size.
         let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
-        let area = core::ptr::NonNull::new(ptr).unwrap_or_else(|| alloc::alloc::handle_alloc_error(layout));
+        let area = core::ptr::NonNull::new(ptr)
+            .unwrap_or_else(|| alloc::alloc::handle_alloc_error(layout));
         // SAFETY: the area is at least 512 bytes; FCW at 0, MXCSR at 24.
         // With XSAVE a zero header (XSTATE_BV = 0) means "initial state".
         unsafe {
@@ -132,7 +140,9 @@ impl FpuState {
         if USE_XSAVE.load(Ordering::Relaxed) {
             // SAFETY: the area has the size CPUID reports for XCR0 and is
             // 64-byte aligned; EDX:EAX = all components.
-            unsafe { core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack)) };
+            unsafe {
+                core::arch::asm!("xsave64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+            };
         } else {
             // SAFETY: 512 bytes, 16-byte aligned, as FXSAVE needs.
             unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) p, options(nostack)) };
@@ -145,7 +155,9 @@ impl FpuState {
         if USE_XSAVE.load(Ordering::Relaxed) {
             // SAFETY: the image came from XSAVE or `initial` (valid header,
             // reserved MXCSR bits clear), so XRSTOR cannot fault.
-            unsafe { core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack)) };
+            unsafe {
+                core::arch::asm!("xrstor64 [{}]", in(reg) p, in("eax") u32::MAX, in("edx") u32::MAX, options(nostack))
+            };
         } else {
             // SAFETY: as in `save`; a valid FXSAVE image.
             unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) p, options(nostack)) };

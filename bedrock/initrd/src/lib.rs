@@ -27,6 +27,10 @@
 //! numbered from 1, uid/gid/mtime 0 so archives are reproducible); it is
 //! plain `alloc` code so that the host side can use the same format.
 
+#![no_std]
+
+extern crate alloc;
+
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::fmt;
@@ -460,6 +464,10 @@ pub fn write_newc(entries: &[NewEntry<'_>]) -> Result<Vec<u8>, EncodeError> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+    use alloc::format;
+    use alloc::string::String;
+
     use super::*;
 
     /// A header written independently of the encoder (upper-case hex, as

@@ -1,0 +1,104 @@
+//! The wasmtime engine configuration shared by every mode.
+//!
+//! Bedrock constrains how wasmtime may run: no signal handlers to turn faults
+//! into traps, explicit virtual-memory reservations made through the platform
+//! hooks, no pooling allocator (it does not build on wasmtime's custom
+//! platform backend). Hosted mode uses exactly the same settings so that a
+//! test on Linux exercises the code paths that run on Bedrock, and so that
+//! hosted benchmarks are a same-code baseline.
+
+use wasmtime::{Config, Engine, OptLevel, Strategy};
+
+/// Tunables of the engine. [`EngineOptions::default`] is the configuration
+/// proven to run on a hermit-target libOS (see `shared/BUILD-ENV.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Virtual address space reserved up front for each linear memory.
+    ///
+    /// With signals-based traps off, bounds checks are explicit whatever the
+    /// reservation, so a large one would buy nothing but address space. A
+    /// memory that outgrows it is moved (copied) into a new reservation.
+    pub memory_reservation: u64,
+    /// Unmapped guard region after each linear memory. Zero: with explicit
+    /// bounds checks a guard never catches anything.
+    pub memory_guard_size: u64,
+    /// Room reserved for growth when a memory is moved to a new reservation.
+    pub memory_reservation_for_growth: u64,
+    /// Native stack that wasm code may use before trapping with "call stack
+    /// exhausted". Silo threads get this much plus host headroom.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            memory_reservation: 1 << 20,
+            memory_guard_size: 0,
+            memory_reservation_for_growth: 1 << 20,
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+impl EngineOptions {
+    /// Builds the wasmtime [`Config`] for these options.
+    pub fn config(&self) -> Config {
+        let mut config = Config::new();
+        config
+            .strategy(Strategy::Cranelift)
+            .cranelift_opt_level(OptLevel::Speed)
+            // Bedrock delivers no faults to wasmtime: every trap condition is
+            // checked explicitly by generated code.
+            .signals_based_traps(false)
+            .memory_reservation(self.memory_reservation)
+            .memory_guard_size(self.memory_guard_size)
+            .memory_reservation_for_growth(self.memory_reservation_for_growth)
+            // Copy-on-write memory images need `wasmtime_memory_image_*`
+            // support from the platform; Bedrock's first backend has none, so
+            // hosted mode does without as well (data segments are copied).
+            .memory_init_cow(false)
+            // CPU deadlines and the kill switch: one timer thread bumps the
+            // epoch, each store decides what a tick means for it.
+            .epoch_interruption(true)
+            .max_wasm_stack(self.max_wasm_stack)
+            .wasm_component_model(true);
+        config
+    }
+
+    /// Creates an engine with these options.
+    pub fn build(&self) -> wasmtime::Result<Engine> {
+        Engine::new(&self.config())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_options_build_an_engine() {
+        EngineOptions::default().build().expect("engine");
+    }
+
+    #[test]
+    fn explicit_bounds_checks_still_trap_out_of_bounds() {
+        let engine = EngineOptions::default().build().expect("engine");
+        let module = wasmtime::Module::new(
+            &engine,
+            r#"(module (memory 1) (func (export "f") (result i32)
+                   i32.const 65536 i32.load))"#,
+        )
+        .expect("module");
+        let mut store = wasmtime::Store::new(&engine, ());
+        store.set_epoch_deadline(1);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+        let f = instance
+            .get_typed_func::<(), i32>(&mut store, "f")
+            .expect("export");
+        let err = f.call(&mut store, ()).expect_err("must trap");
+        assert_eq!(
+            err.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::MemoryOutOfBounds)
+        );
+    }
+}

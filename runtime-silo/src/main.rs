@@ -1,0 +1,131 @@
+//! `runtime-silo`: run one wasm app like `wasmtime run`, or serve the silo
+//! manager's line protocol.
+//!
+//! Exit status of `run`, as `wasmtime run` does it:
+//! - the app exited (`proc_exit(n)` or `_start` returned): `n` (the OS keeps
+//!   the low 8 bits);
+//! - the app trapped, or was stopped by a limit or deadline (wasmtime reports
+//!   those as traps too): the message on stderr and 134, i.e. 128 + SIGABRT,
+//!   the status of a native program that aborts;
+//! - the code was rejected (unreadable, malformed, invalid, no `_start`,
+//!   unknown import) or a component's `run` returned `err`: the message on
+//!   stderr and 1.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use runtime_silo::options::{DirMapping, EnvVar};
+use runtime_silo::serve;
+use runtime_silo::silo::{
+    DeployRequest, ExitStatus, Limits, Manager, OutputMode, StdinSource, WasmSource,
+};
+
+/// Exit status for a trap: 128 + SIGABRT (6), as `wasmtime run` uses on Unix.
+const TRAP_EXIT: u8 = 134;
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Bedrock's runtime silo: wasm apps under wasmtime + Cranelift"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a WASI preview1 command module or a `strat9:silo/app` component.
+    Run {
+        /// Set an environment variable for the app (`NAME` alone passes the
+        /// host's value through).
+        #[arg(long = "env", value_name = "NAME[=VALUE]")]
+        env: Vec<EnvVar>,
+        /// Grant the app a host directory, seen as GUEST (default: HOST as
+        /// written).
+        #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+        dirs: Vec<DirMapping>,
+        /// The app: `.wasm` binary or `.wat` text.
+        wasm: PathBuf,
+        /// Arguments passed to the app after its name.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run a silo manager speaking the line protocol on stdin/stdout.
+    Serve,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run {
+            env,
+            dirs,
+            wasm,
+            args,
+        } => run(env, dirs, wasm, args),
+        Command::Serve => serve_stdio(),
+    }
+}
+
+fn run(env: Vec<EnvVar>, dirs: Vec<DirMapping>, wasm: PathBuf, args: Vec<String>) -> ExitCode {
+    let mut preopens = Vec::with_capacity(dirs.len());
+    for dir in &dirs {
+        match dir.open() {
+            Ok(preopen) => preopens.push(preopen),
+            Err(e) => return fail(&format!("failed to open directory for --dir {dir}: {e}")),
+        }
+    }
+    let manager = match Manager::new() {
+        Ok(manager) => manager,
+        Err(e) => return fail(&e.to_string()),
+    };
+    // argv[0] is the path as given, as with wasmtime.
+    let mut request = DeployRequest::new(wasm.display().to_string(), WasmSource::Path(wasm));
+    request.args = args;
+    request.env = env.into_iter().filter_map(EnvVar::resolve).collect();
+    request.preopens = preopens;
+    request.limits = Limits::unlimited();
+    request.stdin = StdinSource::Inherit;
+    request.stdout = OutputMode::Inherit;
+    request.stderr = OutputMode::Inherit;
+    let status = match manager.deploy(request).and_then(|id| manager.wait(id)) {
+        Ok(status) => status,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match status {
+        // Like a native program: std's exit flushes nothing of ours (the app
+        // wrote straight to the inherited streams).
+        ExitStatus::Exited(code) => std::process::exit(code),
+        ExitStatus::Failed(_) | ExitStatus::Rejected(_) => fail(&status.to_string()),
+        ExitStatus::Trapped(ref trap) => {
+            eprintln!("Error: {status}");
+            if let Some(backtrace) = &trap.backtrace {
+                eprintln!("{backtrace}");
+            }
+            ExitCode::from(TRAP_EXIT)
+        }
+        ExitStatus::Killed | ExitStatus::DeadlineExceeded(_) | ExitStatus::LimitExceeded(_) => {
+            eprintln!("Error: {status}");
+            ExitCode::from(TRAP_EXIT)
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("Error: {message}");
+    ExitCode::FAILURE
+}
+
+fn serve_stdio() -> ExitCode {
+    let manager = match Manager::new() {
+        Ok(manager) => manager,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match serve::serve(&manager, io::stdin().lock(), io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("serve: {e}")),
+    }
+}

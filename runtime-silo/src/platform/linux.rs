@@ -1,0 +1,60 @@
+//! Hosted backend: Linux, through std and rustix (no `unsafe` here).
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustix::rand::{GetRandomFlags, getrandom};
+use rustix::time::{ClockId, clock_gettime};
+
+pub(super) fn online_cpus() -> NonZeroUsize {
+    // Respects sched_setaffinity and cgroup CPU quotas, unlike a raw
+    // sysconf(_SC_NPROCESSORS_ONLN).
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+pub(super) fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+pub(super) fn thread_cpu_time() -> Duration {
+    // A vDSO call: cheap enough to sample on every epoch tick.
+    let now = clock_gettime(ClockId::ThreadCPUTime);
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+    Duration::new(secs, nanos)
+}
+
+pub(super) fn fill_random(mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match getrandom(&mut *buf, GetRandomFlags::empty()) {
+            Ok(filled) => buf = &mut buf[filled..],
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn resident_memory() -> Option<u64> {
+    // statm: "size resident shared text lib data dt", all in pages.
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    resident_pages.checked_mul(u64::try_from(page_size()).ok()?)
+}
+
+pub(super) fn spawn_thread<F, T>(
+    name: String,
+    stack_size: usize,
+    body: F,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(stack_size)
+        .spawn(body)
+}

@@ -1,0 +1,155 @@
+//! The platform layer: the only code in the runtime silo that knows which
+//! operating system it runs on.
+//!
+//! Everything above this module (the silo manager, WASI, the component host)
+//! is written against the fixed set of names re-exported here, so that moving
+//! from hosted mode (Linux) to Bedrock swaps this module's backend and nothing
+//! else. Code outside this module must not use `#[cfg(target_os = ...)]`.
+//!
+//! # The contract
+//!
+//! | name                  | meaning                                                               |
+//! |-----------------------|-----------------------------------------------------------------------|
+//! | [`online_cpus`]       | CPUs this process may run on (affinity and quotas applied)            |
+//! | [`page_size`]         | the virtual-memory page size, in bytes                                |
+//! | [`thread_cpu_time`]   | CPU time consumed so far by the *calling* thread                      |
+//! | [`fill_random`]       | fills a buffer from the OS entropy source (never a userspace PRNG)    |
+//! | [`resident_memory`]   | bytes of this process resident in RAM, if the OS can tell             |
+//! | [`spawn_thread`]      | starts a named thread with an explicit stack size                     |
+//!
+//! # wasmtime's platform hooks (Bedrock backend, not built yet)
+//!
+//! In hosted mode wasmtime uses its own Unix backend (`mmap`, `mprotect`,
+//! native TLS). On Bedrock, wasmtime is built with the `custom-virtual-memory`
+//! feature and calls C symbols that the embedder defines; they will live in
+//! `platform/bedrock/` beside the items above, mirroring wasmtime's
+//! `crates/wasmtime/src/runtime/vm/sys/custom/capi.rs`. Each returns 0 on
+//! success and a nonzero error code otherwise unless noted.
+//!
+//! | hook                                    | contract (as wasmtime documents it)                                      | Bedrock mapping (planned)                       |
+//! |-----------------------------------------|--------------------------------------------------------------------------|-------------------------------------------------|
+//! | `wasmtime_mmap_new(size, prot, *ret)`   | new private anonymous mapping, may be committed lazily                  | VM-object create + map in own address space     |
+//! | `wasmtime_mmap_remap(addr, size, prot)` | replace `[addr, addr+size)` by a fresh zeroed mapping (decommits)       | unmap + map a new zero VM object at `addr`      |
+//! | `wasmtime_munmap(ptr, size)`            | discard and decommit; later access must fault                           | unmap, release frames                           |
+//! | `wasmtime_mprotect(ptr, size, prot)`    | change protections (READ=1, WRITE=2, EXEC=4)                             | protect syscall (W^X for JIT code)              |
+//! | `wasmtime_page_size()`                  | page size in bytes (no error code)                                      | 4096 from the ABI crate                         |
+//! | `wasmtime_tls_get(slot)` / `_set`       | one pointer per thread and slot (0: runtime, 1: component async), NULL by default | per-thread slots in the libOS TLS block |
+//! | `wasmtime_memory_image_new(ptr, len, *ret)` | snapshot a page-aligned range for later copy-on-write mapping; storing NULL means "no image" and is not an error | NULL at first (no CoW), later a read-only VM object |
+//! | `wasmtime_memory_image_map_at(img, addr, len)` | map the image copy-on-write at `addr`                             | CoW map of the VM object                        |
+//! | `wasmtime_memory_image_free(img)`       | drop the image; mappings made from it may outlive it                    | drop the VM object handle                        |
+//!
+//! `wasmtime_init_traps` (feature `custom-native-signals`) is not needed: the
+//! engine is configured with `signals_based_traps(false)` in every mode (see
+//! [`crate::engine`]), so generated code checks bounds and divisors explicitly
+//! and never relies on a fault being delivered to user space.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as backend;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("runtime-silo has a platform backend for Linux (hosted mode) only so far");
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Number of CPUs this process may run on.
+///
+/// Takes CPU affinity and container quotas into account where the OS exposes
+/// them; never returns zero (falls back to 1 when the OS cannot tell).
+pub fn online_cpus() -> NonZeroUsize {
+    backend::online_cpus()
+}
+
+/// The virtual-memory page size in bytes.
+pub fn page_size() -> usize {
+    backend::page_size()
+}
+
+/// CPU time the calling thread has consumed since it started.
+///
+/// This is per thread on purpose: a silo runs on its own thread, so sampling
+/// from that thread gives the silo's own CPU time without any bookkeeping of
+/// thread handles.
+pub fn thread_cpu_time() -> Duration {
+    backend::thread_cpu_time()
+}
+
+/// Fills `buf` with bytes from the OS entropy source.
+///
+/// Blocks only if the OS entropy pool is not initialised yet (early boot).
+pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
+    backend::fill_random(buf)
+}
+
+/// Bytes of this process currently resident in physical memory, or `None` if
+/// the platform cannot tell.
+///
+/// Used by tests and diagnostics to check that silos which exited really gave
+/// their memory back, independently of the runtime's own accounting.
+pub fn resident_memory() -> Option<u64> {
+    backend::resident_memory()
+}
+
+/// Starts a thread named `name` with a stack of at least `stack_size` bytes.
+///
+/// Silo threads need an explicit stack size: wasm code may use up to
+/// wasmtime's `max_wasm_stack` of the native stack on top of the host frames,
+/// and with `signals_based_traps(false)` nothing catches a native stack
+/// overflow, so the stack must be larger than that limit.
+pub fn spawn_thread<F, T>(name: String, stack_size: usize, body: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    backend::spawn_thread(name, stack_size, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_a_power_of_two() {
+        assert!(page_size().is_power_of_two());
+        assert!(page_size() >= 4096);
+    }
+
+    #[test]
+    fn thread_cpu_time_advances_with_work() {
+        let before = thread_cpu_time();
+        let mut x = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(thread_cpu_time() > before);
+    }
+
+    #[test]
+    fn random_bytes_are_not_all_zero() {
+        let mut buf = [0u8; 32];
+        fill_random(&mut buf).expect("entropy source");
+        assert!(buf.iter().any(|&b| b != 0));
+    }
+
+    #[test]
+    fn resident_memory_is_reported_on_hosted_platforms() {
+        assert!(resident_memory().is_some_and(|bytes| bytes > 0));
+    }
+
+    #[test]
+    fn spawned_thread_has_its_name() {
+        let handle = spawn_thread("platform-test".into(), 1 << 20, || {
+            std::thread::current().name().map(str::to_owned)
+        })
+        .expect("spawn");
+        assert_eq!(
+            handle.join().ok().flatten().as_deref(),
+            Some("platform-test")
+        );
+    }
+}
