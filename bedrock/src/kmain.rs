@@ -91,6 +91,11 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
 
     let topology: &'static Topology = Box::leak(Box::new(discover_platform(boot_info)));
     crate::time::init();
+    let lines = crate::arch::x86_64::ioapic::init(topology);
+    info!(
+        "ioapic: {} I/O APIC(s), {lines} interrupt lines, all masked",
+        topology.ioapics.len()
+    );
     start_cpus(topology);
 
     let main = move || match cmdline.test {

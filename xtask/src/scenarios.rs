@@ -142,6 +142,13 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "ioapic_rtc_irq",
+        expect: Expect::Pass {
+            must_contain: &["RTC interrupts through GSI 8"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "preempt_busy_threads",
         ..DEFAULT
     },

@@ -25,6 +25,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("stack_overflow_report", stack_overflow_report),
     ("boot_module", boot_module),
     ("smp_all_cpus_online", smp_all_cpus_online),
+    ("ioapic_rtc_irq", ioapic_rtc_irq),
     (
         "preempt_busy_threads",
         sched_scenarios::preempt_busy_threads,
@@ -376,5 +377,57 @@ fn smp_all_cpus_online(ctx: &Context<'_>) -> Result<(), String> {
         );
         ids.push(cpu.apic_id);
     }
+    Ok(())
+}
+
+static RTC_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn rtc_tick() {
+    crate::arch::x86_64::rtc::ack();
+    RTC_TICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// A device interrupt end to end: the RTC's periodic interrupt (ISA IRQ 8)
+/// routed through the I/O APIC to a vector on this CPU, counted by a
+/// handler; masking the line stops it.
+fn ioapic_rtc_irq(_: &Context<'_>) -> Result<(), String> {
+    use crate::arch::x86_64::{apic, ioapic, irq, rtc};
+    use core::sync::atomic::Ordering;
+    const VECTOR: u8 = 0x40;
+    ensure!(
+        irq::attach(0x10, rtc_tick) == Err(irq::IrqError::NotADeviceVector(0x10)),
+        "an exception vector was accepted for a device"
+    );
+    irq::attach(VECTOR, rtc_tick).map_err(|e| format!("attach: {e:?}"))?;
+    let route = ioapic::isa_route(rtc::IRQ);
+    // Pin this thread: the route targets this CPU's APIC.
+    let me = crate::sched::current();
+    let cpu = crate::arch::x86_64::percpu::current().index;
+    me.set_affinity(crate::sched::cpuset::CpuSet::single(cpu));
+    ioapic::route(route, VECTOR, apic::id()).map_err(|e| format!("route: {e:?}"))?;
+    rtc::set_periodic(Some(10)); // 64 Hz
+    crate::sched::sleep_ns(300_000_000);
+    let ticks = RTC_TICKS.load(Ordering::Relaxed);
+    rtc::set_periodic(None);
+    ioapic::mask(route.gsi).map_err(|e| format!("mask: {e:?}"))?;
+    crate::sched::sleep_ns(50_000_000);
+    let after_mask = RTC_TICKS.load(Ordering::Relaxed);
+    crate::sched::sleep_ns(100_000_000);
+    let later = RTC_TICKS.load(Ordering::Relaxed);
+    irq::detach(VECTOR).map_err(|e| format!("detach: {e:?}"))?;
+    me.set_affinity(crate::sched::cpuset::CpuSet::ALL);
+    ensure!(
+        ticks >= 5,
+        "only {ticks} RTC interrupts in 300 ms at 64 Hz (GSI {})",
+        route.gsi
+    );
+    ensure!(
+        later == after_mask,
+        "interrupts kept arriving after masking ({after_mask} -> {later})"
+    );
+    log::info!(
+        "ioapic_rtc_irq: {ticks} RTC interrupts through GSI {} in 300 ms",
+        route.gsi
+    );
     Ok(())
 }

@@ -308,7 +308,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         // Spurious interrupts are not acknowledged (they set no ISR bit).
         apic::SPURIOUS_VECTOR => return,
-        _ => apic::eoi(),
+        v => {
+            super::irq::dispatch(v);
+            apic::eoi();
+        }
     }
     crate::sched::preempt_point();
     if frame.from_user() {

@@ -9,6 +9,8 @@ pub mod gdt;
 pub mod hpet;
 pub mod idt;
 pub mod interrupts;
+pub mod ioapic;
+pub mod irq;
 pub mod paging;
 pub mod percpu;
 pub mod rtc;

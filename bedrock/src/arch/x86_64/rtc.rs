@@ -13,6 +13,40 @@ fn read_reg(reg: u8) -> u8 {
     }
 }
 
+fn write_reg(reg: u8, value: u8) {
+    let mut index = Port::<u8>::new(0x70);
+    let mut data = Port::<u8>::new(0x71);
+    // SAFETY: CMOS index/data ports; only the RTC control registers are
+    // written, by callers that own the RTC interrupt.
+    unsafe {
+        index.write(reg);
+        data.write(value);
+    }
+}
+
+/// ISA IRQ line of the RTC.
+pub const IRQ: u8 = 8;
+
+/// Starts the RTC's periodic interrupt at 32768 >> (rate - 1) Hz
+/// (`rate` 3..=15), or stops it with `None`.
+pub fn set_periodic(rate: Option<u8>) {
+    let b = read_reg(0x0b);
+    match rate {
+        Some(r) => {
+            let a = read_reg(0x0a);
+            write_reg(0x0a, (a & 0xf0) | (r.clamp(3, 15) & 0x0f));
+            write_reg(0x0b, b | 0x40);
+        }
+        None => write_reg(0x0b, b & !0x40),
+    }
+    ack();
+}
+
+/// Acknowledges an RTC interrupt (reading register C re-arms it).
+pub fn ack() {
+    let _ = read_reg(0x0c);
+}
+
 fn update_in_progress() -> bool {
     read_reg(0x0a) & 0x80 != 0
 }
