@@ -43,10 +43,30 @@ pub struct TrapFrame {
     pub ss: u64,
 }
 
+/// The general registers of a [`TrapFrame`], pushed in the order that
+/// makes them its first fields (shared by the trap and syscall entries).
+macro_rules! push_trap_frame_registers {
+    () => {
+        "pushq %rax\n pushq %rbx\n pushq %rcx\n pushq %rdx\n pushq %rsi\n pushq %rdi\n pushq %rbp\n
+         pushq %r8\n pushq %r9\n pushq %r10\n pushq %r11\n pushq %r12\n pushq %r13\n pushq %r14\n pushq %r15\n"
+    };
+}
+pub(super) use push_trap_frame_registers;
+
+/// The inverse of [`push_trap_frame_registers`].
+macro_rules! pop_trap_frame_registers {
+    () => {
+        "popq %r15\n popq %r14\n popq %r13\n popq %r12\n popq %r11\n popq %r10\n popq %r9\n popq %r8\n
+         popq %rbp\n popq %rdi\n popq %rsi\n popq %rdx\n popq %rcx\n popq %rbx\n popq %rax\n"
+    };
+}
+pub(super) use pop_trap_frame_registers;
+
 /// Vectors for which the CPU pushes an error code (bit n = vector n).
 const HAS_ERROR_CODE: u32 = 0x6022_7d00;
 
 global_asm!(
+    concat!(
     r#"
     .section .text.traps, "ax"
     .p2align 4
@@ -69,73 +89,30 @@ trap_common:
     jz 1f
     swapgs
 1:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+"#,
+    push_trap_frame_registers!(),
+    r#"
     movq %rsp, %rdi
     cld
     call {dispatch}
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
-    addq $16, %rsp
-    testb $3, 8(%rsp)
-    jz 2f
-    swapgs
-2:
-    iretq
+    movq %rsp, %rdi
+    jmp bedrock_return_to_frame
 
     /* Leaves the kernel into the context saved in the TrapFrame at %rdi
        (a new user thread's first entry, or a syscall return). */
     .global bedrock_return_to_frame
 bedrock_return_to_frame:
     movq %rdi, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+"#,
+    pop_trap_frame_registers!(),
+    r#"
     addq $16, %rsp
     testb $3, 8(%rsp)
     jz 3f
     swapgs
 3:
     iretq
-"#,
+"#),
     mask = const HAS_ERROR_CODE,
     dispatch = sym trap_dispatch,
     options(att_syntax)

@@ -10,7 +10,7 @@
 use core::arch::global_asm;
 use x86_64::registers::model_specific::{Efer, EferFlags, Msr};
 
-use super::idt::TrapFrame;
+use super::idt::{TrapFrame, pop_trap_frame_registers, push_trap_frame_registers};
 use super::percpu::{KERNEL_RSP_OFFSET, USER_RSP_OFFSET};
 
 const IA32_STAR: u32 = 0xc000_0081;
@@ -24,6 +24,7 @@ pub const USER_DS: u64 = 0x1b;
 pub const USER_CS: u64 = 0x23;
 
 global_asm!(
+    concat!(
     r#"
     .section .text.syscall_entry, "ax"
     .global bedrock_syscall_entry
@@ -38,21 +39,9 @@ bedrock_syscall_entry:
     pushq %rcx
     pushq $0
     pushq ${mark}
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+"#,
+    push_trap_frame_registers!(),
+    r#"
     movq %rsp, %rdi
     cld
     sti
@@ -62,21 +51,9 @@ bedrock_syscall_entry:
     movq 136(%rsp), %rcx
     shrq $47, %rcx
     jnz 1f
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+"#,
+    pop_trap_frame_registers!(),
+    r#"
     movq 16(%rsp), %rcx
     movq 32(%rsp), %r11
     movq 40(%rsp), %rsp
@@ -84,7 +61,7 @@ bedrock_syscall_entry:
     sysretq
 1:  movq %rsp, %rdi
     jmp bedrock_return_to_frame
-"#,
+"#),
     user_rsp = const USER_RSP_OFFSET,
     kernel_rsp = const KERNEL_RSP_OFFSET,
     user_ds = const USER_DS,
