@@ -2,6 +2,7 @@
 //! [`crate::boot`].
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use log::{LevelFilter, info, warn};
 
 use crate::acpi::topology::Topology;
@@ -107,7 +108,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
             };
             crate::testing::run(name, &ctx)
         }
-        None => run_init(boot_info, cmdline.init.unwrap_or("init")),
+        None => run_init(boot_info, cmdline),
     };
     if let Err(e) = sched::spawn("main", DEFAULT_PRIORITY, CpuSet::ALL, main) {
         panic!("cannot create the main thread: {e:?}");
@@ -115,10 +116,12 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     sched::idle_loop()
 }
 
-/// Starts `name` from the boot archive as the first silo and powers off
-/// when it ends (with a failure status if it failed): until the runtime
-/// silo exists, init's exit is the end of the system's work.
-fn run_init(info: &BootInfo, name: &str) -> ! {
+/// Starts init (`init=`, default `init`) from the boot archive as the
+/// first silo, with the `init.args=` arguments, and powers off when it ends
+/// (with a failure status if it failed): until the runtime silo exists,
+/// init's exit is the end of the system's work.
+fn run_init(info: &BootInfo, cmdline: &Cmdline<'_>) -> ! {
+    let name = cmdline.init.unwrap_or("init");
     let archive = info.modules.first().and_then(|m| {
         // SAFETY: validated module memory in RAM, reserved from the frame
         // allocator and covered by the direct map for the kernel's lifetime.
@@ -132,12 +135,13 @@ fn run_init(info: &BootInfo, name: &str) -> ! {
             .inspect_err(|e| warn!("boot module 0 is not a boot archive: {e}"))
             .ok()
     });
+    let argv: Vec<&str> = core::iter::once(name).chain(cmdline.init_args()).collect();
     let code = match archive.as_ref().and_then(|a| a.find(name)) {
         None => {
             warn!("no \"{name}\" in the boot archive; nothing to run");
             ExitCode::Success
         }
-        Some(file) => match crate::silo::spawn_elf(name, file.data, &[name], &[]) {
+        Some(file) => match crate::silo::spawn_elf(name, file.data, &argv, &[]) {
             Err(e) => {
                 log::error!("cannot start {name}: {e}");
                 ExitCode::Failure

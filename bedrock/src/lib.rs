@@ -18,8 +18,11 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod boot;
+pub mod cap;
 pub mod elf;
 pub use bedrock_initrd as initrd;
+#[cfg(kernel)]
+pub mod ipc;
 pub mod mm;
 #[cfg(any(kernel, test))]
 pub mod random;

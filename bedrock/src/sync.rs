@@ -34,6 +34,19 @@ impl<T> IrqSpin<T> {
     }
 }
 
+impl<T: Default> Default for IrqSpin<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> core::fmt::Debug for IrqSpin<T> {
+    /// Does not take the lock (a `Debug` print must never deadlock).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("IrqSpin { .. }")
+    }
+}
+
 impl<T> Deref for IrqSpinGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -241,6 +241,70 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "silo_memory_freed",
         ..DEFAULT
     },
+    Scenario {
+        name: "ipc_ping_pong",
+        smp: 4,
+        expect: Expect::Pass {
+            must_contain: &[
+                "ipc client: 200 calls with up to 4 KiB",
+                "ipc server: served 201 calls",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "ipc_rights",
+        expect: Expect::Pass {
+            must_contain: &["ipc denied: calls without the right were refused"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "ipc_transfer_revoke",
+        expect: Expect::Pass {
+            must_contain: &["ipc transfer: handle worked after transfer and not after revoke"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "ipc_server_killed",
+        expect: Expect::Pass {
+            must_contain: &[
+                "ipc crash: caller got ConnReset when the server died",
+                "#PF (page fault)",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "ipc_bad_messages",
+        expect: Expect::Pass {
+            must_contain: &["ipc badargs: malformed messages and invalid handles were refused"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_affinity",
+        expect: Expect::Pass {
+            must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "user_bench_smoke",
+        // Every benchmark printed a result line (`cargo xtask bench` parses
+        // them; here only their presence counts) and the run completed.
+        expect: Expect::Pass {
+            must_contain: &[
+                "BENCH result name=syscall ",
+                "BENCH result name=page_fault ",
+                "BENCH result name=ctx_switch ",
+                "BENCH result name=ctx_switch_cross ",
+                "BENCH done",
+            ],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

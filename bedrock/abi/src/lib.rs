@@ -11,11 +11,14 @@
 
 pub mod auxv;
 pub mod errno;
+pub mod ipc;
+pub mod rights;
 pub mod syscall;
 #[cfg(target_arch = "x86_64")]
 pub mod user;
 
 pub use errno::Errno;
+pub use rights::Rights;
 pub use syscall::Syscall;
 
 /// Version of this ABI; bumped on any incompatible change.

@@ -48,10 +48,58 @@ pub enum Syscall {
     RandomBytes = 14,
     /// `(info: *mut SiloInfo) -> 0`.
     SiloInfo = 15,
+    /// `(thread id or 0 for the caller, cpu mask) -> 0`: restricts a thread
+    /// of the caller's silo to the CPUs whose bits are set (bit i = CPU i,
+    /// numbered as [`Syscall::GetCpu`] does). It takes effect at the
+    /// thread's next scheduling decision: a caller pinning itself moves at
+    /// its next [`Syscall::Yield`] (or block). `Inval` for an empty mask or
+    /// one naming a CPU that is not online; `Srch` for a thread id that is
+    /// not of the caller's silo.
+    SetAffinity = 16,
+    /// `() -> cpu index`: the CPU running the caller (0 = boot CPU, dense
+    /// up to `SiloInfo::online_cpus`); it may have moved by the time the
+    /// caller looks. Also the cheapest real call, used by the benchmarks.
+    GetCpu = 17,
+
+    // Capabilities and IPC (numbers from 32 leave room above).
+    /// `(handle) -> 0`: closes the handle; handles derived from it stay
+    /// valid unless revoked first.
+    HandleClose = 32,
+    /// `(handle, rights) -> new handle` with `rights` (a subset of the
+    /// handle's; needs `DUPLICATE`).
+    HandleDuplicate = 33,
+    /// `(handle) -> 0`: invalidates every handle derived from this one (in
+    /// any silo); this one stays valid.
+    HandleRevoke = 34,
+    /// `(handle) -> info`: see `ipc::handle_info`.
+    HandleInfo = 35,
+    /// `() -> handle`: a new port, with every port right.
+    PortCreate = 36,
+    /// `(port handle, badge, rights) -> handle`: a derived port handle whose
+    /// calls carry `badge` (needs `DUPLICATE`).
+    PortMint = 37,
+    /// `(port handle, send: *const Message, reply: *mut Message) -> 0`:
+    /// sends and waits for the reply (needs `CALL`).
+    Call = 38,
+    /// `(port handle, into: *mut Message, timeout_ns or u64::MAX) -> 0`:
+    /// waits for a call (needs `RECEIVE`); fills in badge and reply handle.
+    Receive = 39,
+    /// `(reply handle, send: *const Message) -> 0`: answers the call (the
+    /// reply handle is used up).
+    Reply = 40,
+    /// `() -> handle`: a new notification (bitmask of signals).
+    NotifyCreate = 41,
+    /// `(handle, bits) -> 0`: sets bits and wakes waiters (needs `SIGNAL`).
+    NotifySignal = 42,
+    /// `(handle, timeout_ns or u64::MAX) -> bits`: waits until some bit is
+    /// set, returns and clears them (needs `WAIT`).
+    NotifyWait = 43,
+    /// `(handle) -> bits`: returns and clears the bits without waiting.
+    NotifyPoll = 44,
 }
 
 impl Syscall {
-    const ALL: [Syscall; 16] = [
+    const ALL: [Syscall; 31] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -68,10 +116,25 @@ impl Syscall {
         Syscall::LogWrite,
         Syscall::RandomBytes,
         Syscall::SiloInfo,
+        Syscall::SetAffinity,
+        Syscall::GetCpu,
+        Syscall::HandleClose,
+        Syscall::HandleDuplicate,
+        Syscall::HandleRevoke,
+        Syscall::HandleInfo,
+        Syscall::PortCreate,
+        Syscall::PortMint,
+        Syscall::Call,
+        Syscall::Receive,
+        Syscall::Reply,
+        Syscall::NotifyCreate,
+        Syscall::NotifySignal,
+        Syscall::NotifyWait,
+        Syscall::NotifyPoll,
     ];
 
     pub fn from_raw(n: usize) -> Option<Syscall> {
-        Self::ALL.get(n).copied().filter(|s| *s as usize == n)
+        Self::ALL.iter().copied().find(|s| *s as usize == n)
     }
 }
 
@@ -80,12 +143,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_are_dense_and_round_trip() {
-        for (i, s) in Syscall::ALL.iter().enumerate() {
-            assert_eq!(*s as usize, i);
-            assert_eq!(Syscall::from_raw(i), Some(*s));
+    fn numbers_round_trip_and_are_unique() {
+        for s in Syscall::ALL {
+            assert_eq!(Syscall::from_raw(s as usize), Some(s));
+            assert_eq!(
+                Syscall::ALL
+                    .iter()
+                    .filter(|t| **t as usize == s as usize)
+                    .count(),
+                1
+            );
         }
-        assert_eq!(Syscall::from_raw(Syscall::ALL.len()), None);
-        assert_eq!(Syscall::from_raw(usize::MAX), None);
+        for n in [999, usize::MAX] {
+            assert_eq!(Syscall::from_raw(n), None);
+        }
     }
 }

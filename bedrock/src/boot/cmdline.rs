@@ -49,6 +49,8 @@ pub struct Cmdline<'a> {
     pub log_level: Option<LogLevel>,
     /// `init=<name>`: the boot archive program started at a normal boot.
     pub init: Option<&'a str>,
+    /// `init.args=<a,b,...>`: init's arguments after its name, raw.
+    init_args: Option<&'a str>,
     problems: ArrayVec<Problem<'a>, MAX_UNKNOWN>,
 }
 
@@ -76,7 +78,11 @@ impl<'a> Cmdline<'a> {
                     this.init = Some(v);
                     None
                 }
-                (bedrock_testproto::CMDLINE_KEY | "loglevel" | "init", _) => {
+                ("init.args", Some(v)) if !v.is_empty() => {
+                    this.init_args = Some(v);
+                    None
+                }
+                (bedrock_testproto::CMDLINE_KEY | "loglevel" | "init" | "init.args", _) => {
                     Some(Problem::BadValue(word))
                 }
                 _ => Some(Problem::Unknown(word)),
@@ -87,6 +93,16 @@ impl<'a> Cmdline<'a> {
             }
         }
         this
+    }
+
+    /// init's arguments (`argv[1..]`): the comma-separated items of
+    /// `init.args=`, empty items left out. Commas, not spaces, because
+    /// spaces separate command-line words.
+    pub fn init_args(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.init_args
+            .unwrap_or_default()
+            .split(',')
+            .filter(|arg| !arg.is_empty())
     }
 
     /// Words that were ignored, in command-line order.
@@ -122,6 +138,27 @@ mod tests {
                 Problem::BadValue("test="),
             ]
         );
+    }
+
+    #[test]
+    fn init_arguments_are_comma_separated() {
+        let c = Cmdline::parse("init=usertest init.args=bench,,quick");
+        assert_eq!(c.init, Some("usertest"));
+        assert_eq!(c.init_args().collect::<Vec<_>>(), ["bench", "quick"]);
+        assert!(c.problems().is_empty());
+        assert_eq!(Cmdline::parse("init=x").init_args().count(), 0);
+        let c = Cmdline::parse("init.args= init.args");
+        assert_eq!(c.init_args().count(), 0);
+        assert_eq!(
+            c.problems(),
+            &[
+                Problem::BadValue("init.args="),
+                Problem::BadValue("init.args")
+            ]
+        );
+        // The last word wins, as for every option.
+        let c = Cmdline::parse("init.args=a init.args=b,c");
+        assert_eq!(c.init_args().collect::<Vec<_>>(), ["b", "c"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! initial stack and start the first thread.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use super::{Silo, spawn_user_thread};
 use crate::elf::stack::{StackError, initial_stack};
@@ -71,6 +72,18 @@ pub fn spawn_elf(
     argv: &[&str],
     envp: &[&str],
 ) -> Result<Arc<Silo>, LoadError> {
+    spawn_elf_with_caps(name, file, argv, envp, Vec::new())
+}
+
+/// Like [`spawn_elf`], giving the silo `caps` first: they get handles
+/// `FIRST_INITIAL_HANDLE..` in order (see `bedrock_abi::ipc`).
+pub fn spawn_elf_with_caps(
+    name: &str,
+    file: &[u8],
+    argv: &[&str],
+    envp: &[&str],
+    caps: Vec<crate::cap::Cap>,
+) -> Result<Arc<Silo>, LoadError> {
     let plan = elf::plan(file, PIE_BASE).map_err(LoadError::Elf)?;
     let aspace = AddressSpace::new()?;
     for s in &plan.segments {
@@ -128,6 +141,13 @@ pub fn spawn_elf(
         .map_err(LoadError::Write)?;
 
     let silo = Silo::new(id, alloc::string::String::from(name), aspace);
+    {
+        let mut table = silo.handles.lock();
+        for (i, cap) in caps.into_iter().enumerate() {
+            let h = table.insert(cap).map_err(|_| LoadError::NoMemory)?;
+            debug_assert_eq!(h, bedrock_abi::ipc::FIRST_INITIAL_HANDLE + i as u32);
+        }
+    }
     log::info!(
         "silo {} ({name}): {:?} image {:#x}..{:#x}, entry {:#x}, {} relocations",
         silo.id,

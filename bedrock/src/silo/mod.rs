@@ -6,7 +6,7 @@
 mod loader;
 mod user;
 
-pub use loader::{LoadError, spawn_elf};
+pub use loader::{LoadError, spawn_elf, spawn_elf_with_caps};
 pub use user::{UserContext, spawn_user_thread, switch_user_state};
 
 use alloc::collections::BTreeMap;
@@ -18,6 +18,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use log::warn;
 
 use crate::arch::x86_64::idt::{TrapFrame, exception_name};
+use crate::cap::Cap;
+use crate::cap::table::HandleTable;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::vmspace::Access;
 use crate::sched::thread::{State, Thread};
@@ -25,6 +27,9 @@ use crate::sched::wait::WaitQueue;
 use crate::sync::IrqSpin;
 
 pub type SiloId = u64;
+
+/// Most handles one silo may hold.
+pub const MAX_HANDLES_PER_SILO: usize = 4096;
 
 /// How a silo ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +68,8 @@ pub struct Silo {
     exited_cpu_ns: AtomicU64,
     /// Exit codes of exited threads nobody joined yet.
     unjoined: IrqSpin<BTreeMap<u64, i32>>,
+    /// The silo's capabilities.
+    pub handles: IrqSpin<HandleTable<Cap>>,
     exited: WaitQueue,
 }
 
@@ -94,6 +101,7 @@ impl Silo {
             dying: AtomicBool::new(false),
             exited_cpu_ns: AtomicU64::new(0),
             unjoined: IrqSpin::new(BTreeMap::new()),
+            handles: IrqSpin::new(HandleTable::new(MAX_HANDLES_PER_SILO)),
             exited: WaitQueue::new(),
         });
         SILOS.lock().insert(silo.id, silo.clone());
@@ -130,11 +138,15 @@ impl Silo {
     /// (once: a second join of the same thread is `None`, as is an unknown
     /// id). Interrupted waits (the silo is ending) return `None` too.
     pub fn join(&self, id: u64) -> Option<i32> {
-        let live = self.threads.lock().iter().find(|t| t.id == id).cloned();
-        if let Some(t) = live {
+        if let Some(t) = self.thread(id) {
             crate::sched::join(&t);
         }
         self.unjoined.lock().remove(&id)
+    }
+
+    /// Live thread `id` of this silo.
+    pub fn thread(&self, id: u64) -> Option<Arc<Thread>> {
+        self.threads.lock().iter().find(|t| t.id == id).cloned()
     }
 
     fn add_thread(&self, t: Arc<Thread>) {
@@ -178,6 +190,11 @@ impl Silo {
                 }
             }
             SILOS.lock().remove(&self.id);
+            // Dropping the capabilities fails the calls this silo was
+            // serving and closes ports it alone could receive from. They
+            // are dropped outside the table's lock.
+            let caps = self.handles.lock().drain();
+            drop(caps);
             log::info!(
                 "silo {} ({}) ended: {}",
                 self.id,

@@ -5,6 +5,7 @@
 //! `Errno::Fault`, never a kernel fault.
 
 mod futex;
+mod ipc;
 mod memory;
 mod misc;
 mod thread;
@@ -55,6 +56,21 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::LogWrite => misc::log_write(silo, a[0], a[1]),
         Syscall::RandomBytes => misc::random_bytes(a[0], a[1]),
         Syscall::SiloInfo => misc::silo_info(silo, a[0]),
+        Syscall::HandleClose => ipc::close(silo, a[0]),
+        Syscall::HandleDuplicate => ipc::duplicate(silo, a[0], a[1]),
+        Syscall::HandleRevoke => ipc::revoke(silo, a[0]),
+        Syscall::HandleInfo => ipc::info(silo, a[0]),
+        Syscall::PortCreate => ipc::port_create(silo),
+        Syscall::PortMint => ipc::port_mint(silo, a[0], a[1], a[2]),
+        Syscall::Call => ipc::call(silo, a[0], a[1], a[2]),
+        Syscall::Receive => ipc::receive(silo, a[0], a[1], a[2]),
+        Syscall::Reply => ipc::reply(silo, a[0], a[1]),
+        Syscall::NotifyCreate => ipc::notify_create(silo),
+        Syscall::NotifySignal => ipc::notify_signal(silo, a[0], a[1]),
+        Syscall::NotifyWait => ipc::notify_wait(silo, a[0], a[1]),
+        Syscall::NotifyPoll => ipc::notify_poll(silo, a[0]),
+        Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
+        Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
         // Numbers the ABI adds before this kernel handles them.
         #[allow(unreachable_patterns)]
         _ => Err(Errno::NoSys),

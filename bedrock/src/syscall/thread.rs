@@ -5,7 +5,9 @@ use alloc::sync::Arc;
 use bedrock_abi::Errno;
 
 use super::SysResult;
+use crate::arch::x86_64::percpu;
 use crate::arch::x86_64::usercopy::user_range_ok;
+use crate::sched::cpuset::CpuSet;
 use crate::silo::{Silo, spawn_user_thread};
 
 pub fn create(silo: &Arc<Silo>, entry: u64, stack: u64, arg: u64, tls: u64) -> SysResult {
@@ -35,5 +37,21 @@ pub fn set_fs_base(base: u64) -> SysResult {
     }
     let me = crate::sched::current();
     me.user.as_ref().ok_or(Errno::Perm)?.set_fs_base(base, true);
+    Ok(0)
+}
+
+/// Pins thread `id` of `silo` (0: the caller) to the CPUs in `mask`. Every
+/// CPU named must be online, so that a typo fails now instead of leaving a
+/// thread that can never run where it was meant to.
+pub fn set_affinity(silo: &Silo, id: u64, mask: u64) -> SysResult {
+    let set = CpuSet::from_bits(mask);
+    if set.is_empty() || set.within(percpu::online()) != set {
+        return Err(Errno::Inval);
+    }
+    let thread = match id {
+        0 => crate::sched::current(),
+        id => silo.thread(id).ok_or(Errno::Srch)?,
+    };
+    thread.set_affinity(set);
     Ok(0)
 }

@@ -47,6 +47,13 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("static_pie_load", user_scenarios::static_pie_load),
     ("fpu_state_per_thread", user_scenarios::fpu_state_per_thread),
     ("silo_memory_freed", user_scenarios::silo_memory_freed),
+    ("ipc_ping_pong", user_scenarios::ipc_ping_pong),
+    ("ipc_rights", user_scenarios::ipc_rights),
+    ("ipc_transfer_revoke", user_scenarios::ipc_transfer_revoke),
+    ("ipc_server_killed", user_scenarios::ipc_server_killed),
+    ("ipc_bad_messages", user_scenarios::ipc_bad_messages),
+    ("user_affinity", user_scenarios::user_affinity),
+    ("user_bench_smoke", user_scenarios::user_bench_smoke),
 ];
 
 macro_rules! ensure {

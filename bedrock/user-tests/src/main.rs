@@ -6,6 +6,8 @@
 
 #[macro_use]
 mod rt;
+mod ipc_cases;
+mod bench;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -29,6 +31,15 @@ fn main(args: &Args) -> i32 {
         "pie" => pie(args),
         "memory" => memory(),
         "fpu" => fpu(),
+        "ipc-server" => ipc_cases::server(args),
+        "ipc-client" => ipc_cases::client(args),
+        "ipc-denied" => ipc_cases::denied(args),
+        "ipc-attenuate" => ipc_cases::attenuate(args),
+        "ipc-transfer" => ipc_cases::transfer(args),
+        "ipc-crash" => ipc_cases::crash_server(args),
+        "ipc-badargs" => ipc_cases::bad_args(args),
+        "affinity" => affinity(),
+        "bench" => bench::bench(args),
         other => Err(other),
     };
     match result {
@@ -325,5 +336,66 @@ fn fpu() -> Result<(), &'static str> {
     }
     check!(FPU_ERRORS.load(Ordering::SeqCst) == 0, "SIMD registers changed across a context switch");
     say!("fpu: 8 threads kept their SIMD registers across 1600 yields");
+    Ok(())
+}
+
+/// Set by the affinity worker once it runs, and by `affinity` to let it go.
+static AFFINITY_READY: AtomicU32 = AtomicU32::new(0);
+static AFFINITY_GO: AtomicU32 = AtomicU32::new(0);
+
+/// Pinned to CPU 1 by its creator while it waits; from its next scheduling
+/// decision on it must only run there.
+extern "C" fn affinity_worker(_: usize) -> ! {
+    AFFINITY_READY.store(1, Ordering::SeqCst);
+    while AFFINITY_GO.load(Ordering::SeqCst) == 0 {
+        let _ = rt::futex_wait(&AFFINITY_GO, 0, u64::MAX);
+    }
+    rt::yield_now();
+    let stayed = stays_on(1);
+    rt::thread_exit(if stayed { 0 } else { 1 })
+}
+
+/// True if the caller runs on `cpu` across yields and a sleep (a block and
+/// a wake-up, which places the thread anew).
+fn stays_on(cpu: usize) -> bool {
+    for i in 0..100 {
+        if rt::get_cpu() != cpu {
+            return false;
+        }
+        if i == 50 {
+            rt::sleep_ns(1_000_000);
+        } else {
+            rt::yield_now();
+        }
+    }
+    rt::get_cpu() == cpu
+}
+
+/// SetAffinity: bad masks and foreign threads are refused; the caller and
+/// another thread of the silo run only where they are pinned.
+fn affinity() -> Result<(), &'static str> {
+    let cpus = rt::silo_info().map_err(|_| "silo info")?.online_cpus as usize;
+    check!(cpus >= 2, "needs two CPUs online");
+    check!(rt::set_affinity(0, 0) == Err(Errno::Inval), "empty mask accepted");
+    check!(rt::set_affinity(0, 1 << cpus) == Err(Errno::Inval), "offline CPU accepted");
+    check!(rt::set_affinity(0, u64::MAX) == Err(Errno::Inval), "mask of every CPU accepted");
+    // Thread 1 is the boot CPU's idle thread, the kernel's first.
+    check!(rt::set_affinity(1, 1) == Err(Errno::Srch), "a kernel thread was pinned");
+    check!(rt::set_affinity(123_456, 1) == Err(Errno::Srch), "unknown thread");
+    for cpu in [1, 0, 1, 0] {
+        check!(rt::set_affinity(0, 1 << cpu) == Ok(0), "pinning the caller");
+        rt::yield_now();
+        check!(stays_on(cpu), "the pinned caller ran on another CPU");
+    }
+    let id = rt::thread_spawn(affinity_worker, 0, 0).map_err(|_| "spawn")?;
+    while AFFINITY_READY.load(Ordering::SeqCst) == 0 {
+        rt::yield_now();
+    }
+    check!(rt::set_affinity(id, 1 << 1) == Ok(0), "pinning another thread of the silo");
+    AFFINITY_GO.store(1, Ordering::SeqCst);
+    let _ = rt::futex_wake(&AFFINITY_GO, 1);
+    check!(rt::thread_join(id) == Ok(0), "the pinned worker ran on another CPU");
+    check!(rt::set_affinity(0, (1 << cpus) - 1) == Ok(0), "unpinning");
+    say!("affinity: pinned threads stayed on their CPUs, bad masks refused");
     Ok(())
 }

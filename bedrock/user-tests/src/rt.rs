@@ -144,6 +144,35 @@ pub fn vm_map(len: usize, prot: usize) -> Result<usize, Errno> {
     unsafe { call(Syscall::VmMap, &[0, len, prot]) }
 }
 
+pub fn vm_unmap(addr: usize, len: usize) -> Result<usize, Errno> {
+    // SAFETY: VmUnmap takes no pointers; it only removes our own mapping.
+    unsafe { call(Syscall::VmUnmap, &[addr, len]) }
+}
+
+pub fn silo_info() -> Result<bedrock_abi::SiloInfo, Errno> {
+    let mut info = bedrock_abi::SiloInfo::default();
+    // SAFETY: `info` is a valid, writable SiloInfo.
+    unsafe { call(Syscall::SiloInfo, &[&mut info as *mut bedrock_abi::SiloInfo as usize]) }?;
+    Ok(info)
+}
+
+pub fn yield_now() {
+    // SAFETY: Yield takes no arguments.
+    let _ = unsafe { call(Syscall::Yield, &[]) };
+}
+
+/// The CPU running the caller.
+pub fn get_cpu() -> usize {
+    // SAFETY: GetCpu takes no arguments and cannot fail.
+    unsafe { call(Syscall::GetCpu, &[]) }.unwrap_or(usize::MAX)
+}
+
+/// Restricts thread `id` (0: the caller) to the CPUs in `mask`.
+pub fn set_affinity(id: usize, mask: u64) -> Result<usize, Errno> {
+    // SAFETY: SetAffinity takes no pointers.
+    unsafe { call(Syscall::SetAffinity, &[id, mask as usize]) }
+}
+
 pub fn clock(id: bedrock_abi::ClockId) -> u64 {
     // SAFETY: ClockGet takes no pointers.
     unsafe { call(Syscall::ClockGet, &[id as usize]) }.unwrap_or(0) as u64
@@ -182,4 +211,74 @@ pub fn thread_exit(code: i32) -> ! {
 pub fn thread_join(id: usize) -> Result<usize, Errno> {
     // SAFETY: no pointers.
     unsafe { call(Syscall::ThreadJoin, &[id]) }
+}
+
+/// Capability and IPC wrappers.
+pub mod ipc {
+    use bedrock_abi::ipc::Message;
+    use bedrock_abi::{Errno, Rights, Syscall};
+
+    use super::call;
+
+    pub fn port_create() -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::PortCreate, &[]) }.map(|h| h as u32)
+    }
+
+    pub fn duplicate(h: u32, rights: Rights) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::HandleDuplicate, &[h as usize, rights.bits() as usize]) }.map(|h| h as u32)
+    }
+
+    pub fn mint(h: u32, badge: u64, rights: Rights) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::PortMint, &[h as usize, badge as usize, rights.bits() as usize]) }.map(|h| h as u32)
+    }
+
+    pub fn close(h: u32) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::HandleClose, &[h as usize]) }
+    }
+
+    pub fn revoke(h: u32) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::HandleRevoke, &[h as usize]) }
+    }
+
+    pub fn info(h: u32) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::HandleInfo, &[h as usize]) }
+    }
+
+    pub fn call_port(h: u32, send: &Message, reply: &mut Message) -> Result<usize, Errno> {
+        // SAFETY: both descriptors and the buffers they name are ours.
+        unsafe {
+            call(Syscall::Call, &[h as usize, send as *const Message as usize, reply as *mut Message as usize])
+        }
+    }
+
+    pub fn receive(h: u32, into: &mut Message, timeout_ns: u64) -> Result<usize, Errno> {
+        // SAFETY: the descriptor and its buffer are ours.
+        unsafe { call(Syscall::Receive, &[h as usize, into as *mut Message as usize, timeout_ns as usize]) }
+    }
+
+    pub fn reply(h: u32, send: &Message) -> Result<usize, Errno> {
+        // SAFETY: the descriptor and its buffer are ours.
+        unsafe { call(Syscall::Reply, &[h as usize, send as *const Message as usize]) }
+    }
+
+    pub fn notify_create() -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::NotifyCreate, &[]) }.map(|h| h as u32)
+    }
+
+    pub fn signal(h: u32, bits: u64) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::NotifySignal, &[h as usize, bits as usize]) }
+    }
+
+    pub fn wait(h: u32, timeout_ns: u64) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::NotifyWait, &[h as usize, timeout_ns as usize]) }
+    }
 }

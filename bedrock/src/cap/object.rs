@@ -1,0 +1,117 @@
+//! Capabilities over kernel objects.
+
+use alloc::sync::Arc;
+
+use bedrock_abi::ipc::ObjectType;
+use bedrock_abi::{Errno, Rights};
+
+use super::revoke::Link;
+use crate::ipc::notification::Notification;
+use crate::ipc::port::{Port, ReplyObject};
+
+/// A kernel object a capability can name.
+#[derive(Clone)]
+pub enum Object {
+    Port(Arc<Port>),
+    Reply(Arc<ReplyObject>),
+    Notification(Arc<Notification>),
+}
+
+impl Object {
+    pub fn object_type(&self) -> ObjectType {
+        match self {
+            Object::Port(_) => ObjectType::Port,
+            Object::Reply(_) => ObjectType::Reply,
+            Object::Notification(_) => ObjectType::Notification,
+        }
+    }
+}
+
+/// A capability: an object, rights, a badge (ports), and its place in the
+/// derivation tree.
+pub struct Cap {
+    pub object: Object,
+    pub rights: Rights,
+    pub badge: u64,
+    link: Link,
+}
+
+impl core::fmt::Debug for Cap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Cap")
+            .field("type", &self.object.object_type())
+            .field("rights", &self.rights)
+            .field("badge", &self.badge)
+            .finish()
+    }
+}
+
+impl Cap {
+    /// The original capability of a new object.
+    pub fn new(object: Object, rights: Rights) -> Cap {
+        let cap = Cap {
+            object,
+            rights,
+            badge: 0,
+            link: Link::root(),
+        };
+        cap.on_create();
+        cap
+    }
+
+    /// A derived capability with `rights` (which must be a subset) and
+    /// `badge`; revoking `self` later invalidates it.
+    pub fn derive(&self, rights: Rights, badge: u64) -> Result<Cap, Errno> {
+        if !self.rights.contains(rights) {
+            return Err(Errno::Acces);
+        }
+        let cap = Cap {
+            object: self.object.clone(),
+            rights,
+            badge,
+            link: self.link.derive(),
+        };
+        cap.on_create();
+        Ok(cap)
+    }
+
+    /// Moves the capability as is (transfer by move keeps its link).
+    pub fn is_valid(&self) -> bool {
+        self.link.is_valid()
+    }
+
+    /// Checks validity and that `needed` rights are present.
+    pub fn check(&self, needed: Rights) -> Result<(), Errno> {
+        if !self.is_valid() {
+            return Err(Errno::BadF);
+        }
+        if !self.rights.contains(needed) {
+            return Err(Errno::Acces);
+        }
+        Ok(())
+    }
+
+    /// Invalidates every capability derived from this one.
+    pub fn revoke_derived(&self) {
+        self.link.revoke_children();
+    }
+
+    /// Objects count the capabilities that can serve them (see `Port`).
+    fn on_create(&self) {
+        if let Object::Port(p) = &self.object
+            && self.rights.contains(Rights::RECEIVE)
+        {
+            p.receiver_cap_added();
+        }
+    }
+}
+
+impl Drop for Cap {
+    fn drop(&mut self) {
+        if let Object::Port(p) = &self.object
+            && self.rights.contains(Rights::RECEIVE)
+        {
+            p.receiver_cap_dropped();
+        }
+    }
+}

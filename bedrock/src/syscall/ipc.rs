@@ -1,0 +1,302 @@
+//! Capability and IPC system calls. Every handle is looked up in the
+//! calling silo's table and checked for the right the operation needs;
+//! every message descriptor is copied in and validated before anything
+//! happens, so a bad call changes nothing.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bedrock_abi::ipc::{MAX_DATA, MAX_HANDLES, Message, handle_info};
+use bedrock_abi::{Errno, Rights};
+
+use super::SysResult;
+use crate::arch::x86_64::tsc;
+use crate::arch::x86_64::usercopy::{copy_from_user, copy_to_user};
+use crate::cap::table::{Handle, TableError};
+use crate::cap::{Cap, Object};
+use crate::ipc::notification::{Notification, WaitError};
+use crate::ipc::port::{KMessage, Port};
+use crate::silo::Silo;
+
+/// Rights a new port's first handle has.
+const PORT_RIGHTS: Rights =
+    Rights(Rights::CALL.0 | Rights::RECEIVE.0 | Rights::GRANT.0 | Rights::DUPLICATE.0);
+/// Rights a new notification's first handle has.
+const NOTIFY_RIGHTS: Rights =
+    Rights(Rights::SIGNAL.0 | Rights::WAIT.0 | Rights::GRANT.0 | Rights::DUPLICATE.0);
+
+fn bad(_: TableError) -> Errno {
+    Errno::BadF
+}
+
+fn handle(v: u64) -> Result<Handle, Errno> {
+    Handle::try_from(v).map_err(|_| Errno::BadF)
+}
+
+/// Runs `f` on the capability behind `h` after checking `needed`.
+fn with_cap<R>(
+    silo: &Silo,
+    h: u64,
+    needed: Rights,
+    f: impl FnOnce(&Cap) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    let table = silo.handles.lock();
+    let cap = table.get(handle(h)?).map_err(bad)?;
+    cap.check(needed)?;
+    f(cap)
+}
+
+fn insert(silo: &Silo, cap: Cap) -> SysResult {
+    let mut table = silo.handles.lock();
+    table
+        .insert(cap)
+        .map(|h| h as usize)
+        .map_err(|_| Errno::MFile)
+}
+
+pub fn close(silo: &Silo, h: u64) -> SysResult {
+    let cap = silo.handles.lock().remove(handle(h)?).map_err(bad)?;
+    drop(cap);
+    Ok(0)
+}
+
+pub fn duplicate(silo: &Silo, h: u64, rights: u64) -> SysResult {
+    let rights =
+        Rights::from_bits(u32::try_from(rights).map_err(|_| Errno::Inval)?).ok_or(Errno::Inval)?;
+    let cap = with_cap(silo, h, Rights::DUPLICATE, |c| {
+        if matches!(c.object, Object::Reply(_)) {
+            return Err(Errno::Inval); // single use: never duplicated
+        }
+        c.derive(rights, c.badge)
+    })?;
+    insert(silo, cap)
+}
+
+pub fn revoke(silo: &Silo, h: u64) -> SysResult {
+    with_cap(silo, h, Rights::NONE, |c| {
+        c.revoke_derived();
+        Ok(0)
+    })
+}
+
+pub fn info(silo: &Silo, h: u64) -> SysResult {
+    with_cap(silo, h, Rights::NONE, |c| {
+        Ok(handle_info(c.object.object_type(), c.rights) as usize)
+    })
+}
+
+pub fn port_create(silo: &Silo) -> SysResult {
+    insert(
+        silo,
+        Cap::new(Object::Port(Arc::new(Port::new())), PORT_RIGHTS),
+    )
+}
+
+pub fn port_mint(silo: &Silo, h: u64, badge: u64, rights: u64) -> SysResult {
+    let rights =
+        Rights::from_bits(u32::try_from(rights).map_err(|_| Errno::Inval)?).ok_or(Errno::Inval)?;
+    let cap = with_cap(silo, h, Rights::DUPLICATE, |c| match c.object {
+        Object::Port(_) => c.derive(rights, badge),
+        _ => Err(Errno::Inval),
+    })?;
+    insert(silo, cap)
+}
+
+fn read_message(addr: u64) -> Result<Message, Errno> {
+    let mut m = Message::default();
+    // SAFETY: Message is repr(C) plain integers: any bytes are a valid value.
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut(
+            &mut m as *mut Message as *mut u8,
+            core::mem::size_of::<Message>(),
+        )
+    };
+    copy_from_user(bytes, addr).map_err(|_| Errno::Fault)?;
+    Ok(m)
+}
+
+fn write_message(addr: u64, m: &Message) -> Result<(), Errno> {
+    // SAFETY: plain repr(C) data viewed as bytes.
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            m as *const Message as *const u8,
+            core::mem::size_of::<Message>(),
+        )
+    };
+    copy_to_user(addr, bytes).map_err(|_| Errno::Fault)
+}
+
+/// Copies a message to send into the kernel: data, and the handles it
+/// transfers (all checked first; nothing is taken if one is bad).
+fn take_message(silo: &Silo, m: &Message) -> Result<KMessage, Errno> {
+    let count = m.handle_count as usize;
+    if m.data_len > MAX_DATA as u64 || count > MAX_HANDLES || m.handle_move >> count != 0 {
+        return Err(Errno::Inval);
+    }
+    let mut data = vec![0u8; m.data_len as usize];
+    copy_from_user(&mut data, m.data).map_err(|_| Errno::Fault)?;
+    let wanted = &m.handles[..count];
+    let mut table = silo.handles.lock();
+    for (i, &h) in wanted.iter().enumerate() {
+        let cap = table.get(h).map_err(bad)?;
+        cap.check(Rights::GRANT)?;
+        if matches!(cap.object, Object::Reply(_)) && m.handle_move & (1 << i) == 0 {
+            return Err(Errno::Inval);
+        }
+        if wanted[..i].contains(&h) {
+            return Err(Errno::Inval);
+        }
+    }
+    let mut handles = Vec::with_capacity(count);
+    for (i, &h) in wanted.iter().enumerate() {
+        let cap = if m.handle_move & (1 << i) != 0 {
+            table.remove(h).map_err(bad)?
+        } else {
+            let c = table.get(h).map_err(bad)?;
+            c.derive(c.rights, c.badge)?
+        };
+        handles.push(cap);
+    }
+    Ok(KMessage {
+        label: m.label,
+        words: m.words,
+        data,
+        handles,
+    })
+}
+
+/// Delivers `k` into the receive buffer described by `into` (whose `data`
+/// and `data_len` give the buffer) and writes the descriptor back.
+/// `data_len` comes back as the full size; bytes beyond the buffer are
+/// dropped.
+fn deliver(
+    silo: &Silo,
+    into_addr: u64,
+    into: &Message,
+    k: KMessage,
+    badge: u64,
+    reply: u32,
+) -> Result<(), Errno> {
+    let n = k
+        .data
+        .len()
+        .min(into.data_len.min(MAX_DATA as u64) as usize);
+    copy_to_user(into.data, &k.data[..n]).map_err(|_| Errno::Fault)?;
+    let mut out = Message {
+        label: k.label,
+        words: k.words,
+        data: into.data,
+        data_len: k.data.len() as u64,
+        badge,
+        reply,
+        ..Message::default()
+    };
+    let mut table = silo.handles.lock();
+    for (i, cap) in k.handles.into_iter().enumerate() {
+        out.handles[i] = table.insert(cap).map_err(|_| Errno::MFile)?;
+        out.handle_count += 1;
+    }
+    drop(table);
+    write_message(into_addr, &out)
+}
+
+/// The port behind `h`: a handle to anything else is `Inval`, a port
+/// handle without `needed` is `Acces`.
+fn port_of(silo: &Silo, h: u64, needed: Rights) -> Result<(Arc<Port>, u64), Errno> {
+    with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::Port(p) => c.check(needed).map(|()| (p.clone(), c.badge)),
+        _ => Err(Errno::Inval),
+    })
+}
+
+pub fn call(silo: &Silo, h: u64, send: u64, recv: u64) -> SysResult {
+    let (port, badge) = port_of(silo, h, Rights::CALL)?;
+    let m = read_message(send)?;
+    let into = read_message(recv)?;
+    // Check now that the reply can be written back, before the call.
+    write_message(recv, &into)?;
+    let k = take_message(silo, &m)?;
+    let reply = port.call(k, badge)?;
+    deliver(silo, recv, &into, reply, 0, 0)?;
+    Ok(0)
+}
+
+pub fn receive(silo: &Silo, h: u64, into_addr: u64, timeout_ns: u64) -> SysResult {
+    let (port, _) = port_of(silo, h, Rights::RECEIVE)?;
+    let into = read_message(into_addr)?;
+    write_message(into_addr, &into)?;
+    let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
+    let got = port.receive(deadline)?;
+    let reply_cap = Cap::new(Object::Reply(Arc::new(got.reply)), Rights::NONE);
+    let reply = silo
+        .handles
+        .lock()
+        .insert(reply_cap)
+        .map_err(|_| Errno::MFile)?;
+    if let Err(e) = deliver(silo, into_addr, &into, got.message, got.badge, reply) {
+        // The caller must not wait for a reply that cannot come.
+        let _ = silo.handles.lock().remove(reply);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn reply(silo: &Silo, h: u64, send: u64) -> SysResult {
+    let m = read_message(send)?;
+    let h = handle(h)?;
+    if !matches!(
+        silo.handles.lock().get(h).map_err(bad)?.object,
+        Object::Reply(_)
+    ) {
+        return Err(Errno::Inval);
+    }
+    let k = take_message(silo, &m)?;
+    let cap = silo.handles.lock().remove(h).map_err(bad)?;
+    let Object::Reply(reply) = &cap.object else {
+        return Err(Errno::Inval);
+    };
+    let reply = reply.clone();
+    drop(cap);
+    match Arc::try_unwrap(reply) {
+        Ok(r) => r.reply(k).map(|()| 0),
+        Err(_) => Err(Errno::Inval),
+    }
+}
+
+/// Like [`port_of`], for notifications.
+fn notification_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<Notification>, Errno> {
+    with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::Notification(n) => c.check(needed).map(|()| n.clone()),
+        _ => Err(Errno::Inval),
+    })
+}
+
+pub fn notify_create(silo: &Silo) -> SysResult {
+    insert(
+        silo,
+        Cap::new(
+            Object::Notification(Arc::new(Notification::new())),
+            NOTIFY_RIGHTS,
+        ),
+    )
+}
+
+pub fn notify_signal(silo: &Silo, h: u64, bits: u64) -> SysResult {
+    notification_of(silo, h, Rights::SIGNAL)?.signal(bits);
+    Ok(0)
+}
+
+pub fn notify_wait(silo: &Silo, h: u64, timeout_ns: u64) -> SysResult {
+    let n = notification_of(silo, h, Rights::WAIT)?;
+    let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
+    match n.wait(deadline) {
+        Ok(bits) => Ok(bits as usize),
+        Err(WaitError::TimedOut) => Err(Errno::TimedOut),
+        Err(WaitError::Interrupted) => Err(Errno::Intr),
+    }
+}
+
+pub fn notify_poll(silo: &Silo, h: u64) -> SysResult {
+    Ok(notification_of(silo, h, Rights::WAIT)?.poll() as usize)
+}

@@ -1,0 +1,448 @@
+//! The micro-benchmarks of `cargo xtask bench`, written once for both
+//! sides of the comparison: Bedrock's ring-3 bench program
+//! (`usertest bench`) and the Linux anchor's `/init` (`bench/linux`).
+//!
+//! Each side implements [`Os`] over its own system calls and calls [`run`],
+//! so the timed loops, iteration counts, thread choreography and output are
+//! identical by construction: the only difference between the two figures
+//! of a benchmark is the kernel underneath. Times are TSC cycles read with
+//! `rdtsc` in ring 3 on both sides (in one QEMU both guests see the same
+//! TSC rate). Every benchmark runs one untimed warm-up round, then
+//! [`Config::rounds`] timed rounds; the host takes the median.
+//!
+//! Output is one [`Record`] per line (see [`line`]), which the host parses
+//! out of the serial log whatever prefix the kernel's log adds.
+#![no_std]
+
+pub mod line;
+
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+pub use line::{Line, ParseError, Record};
+
+/// Why a benchmark could not run; printed as a `BENCH error` line.
+pub type Error = &'static str;
+
+/// The services a side provides to the benchmarks.
+pub trait Os: Sync {
+    /// One round trip of the cheapest real system call (Linux: `getppid`).
+    fn null_syscall(&self);
+    /// Blocks while `*word == expected`; may return early (spuriously).
+    fn futex_wait(&self, word: &AtomicU32, expected: u32);
+    /// Wakes one waiter of `word`, if any.
+    fn futex_wake(&self, word: &AtomicU32);
+    /// Maps `len` bytes (a page multiple) of private, demand-zero,
+    /// read-write memory in 4 KiB pages (no huge pages).
+    fn map(&self, len: usize) -> Result<*mut u8, Error>;
+    /// Unmaps what [`Os::map`] returned.
+    fn unmap(&self, ptr: *mut u8, len: usize) -> Result<(), Error>;
+    /// CPUs online.
+    fn cpus(&self) -> usize;
+    /// Restricts the calling thread to `cpu` and returns once it runs there.
+    fn pin(&self, cpu: usize) -> Result<(), Error>;
+    /// The CPU running the caller, if the OS can tell.
+    fn cpu(&self) -> Option<usize>;
+    /// Runs `partner` on a new thread while the calling thread runs `me`,
+    /// and returns `me`'s result once both have finished.
+    fn pair<R>(&self, me: impl FnOnce() -> R, partner: impl FnOnce() + Send) -> Result<R, Error>;
+    /// Writes one line of output.
+    fn print(&self, line: fmt::Arguments<'_>);
+}
+
+/// How much work each benchmark does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Timed rounds per benchmark (after one warm-up round).
+    pub rounds: u32,
+    /// System calls per round.
+    pub syscalls: u32,
+    /// Ping-pong round trips per round, both threads on one CPU.
+    pub round_trips: u32,
+    /// Ping-pong round trips per round, threads on two CPUs.
+    pub cross_round_trips: u32,
+    /// Pages touched per round.
+    pub pages: u32,
+}
+
+impl Config {
+    /// What `cargo xtask bench` runs: under TCG each benchmark takes well
+    /// under a second per round on either side.
+    pub const FULL: Config = Config {
+        rounds: 9,
+        syscalls: 50_000,
+        round_trips: 2_000,
+        cross_round_trips: 1_000,
+        pages: 1024,
+    };
+    /// A smoke run that only proves the program works (QEMU scenario).
+    pub const QUICK: Config = Config {
+        rounds: 3,
+        syscalls: 100,
+        round_trips: 20,
+        cross_round_trips: 20,
+        pages: 16,
+    };
+
+    /// The configuration a program argument selects: `quick` or nothing.
+    pub fn from_arg(arg: Option<&str>) -> Result<Config, Error> {
+        match arg {
+            None | Some("full") => Ok(Config::FULL),
+            Some("quick") => Ok(Config::QUICK),
+            Some(_) => Err("unknown bench mode (expected `quick` or `full`)"),
+        }
+    }
+}
+
+/// Most timed rounds a [`Config`] may ask for.
+pub const MAX_ROUNDS: usize = 16;
+
+/// A benchmark, as the host reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Benchmark {
+    pub name: &'static str,
+    /// What one operation is, for the table and `results.json`.
+    pub unit: &'static str,
+    /// Whether every run has it (the cross-CPU one needs two CPUs).
+    pub always: bool,
+}
+
+/// Every benchmark, in the order [`run`] prints them.
+pub const BENCHMARKS: [Benchmark; 4] = [
+    Benchmark {
+        name: "syscall",
+        unit: "cycles per call",
+        always: true,
+    },
+    Benchmark {
+        name: "page_fault",
+        unit: "cycles per page",
+        always: true,
+    },
+    Benchmark {
+        name: "ctx_switch",
+        unit: "cycles per round trip (2 switches)",
+        always: true,
+    },
+    Benchmark {
+        name: "ctx_switch_cross",
+        unit: "cycles per round trip (2 wake-ups)",
+        always: false,
+    },
+];
+
+/// The CPU the main thread is pinned to; the same-CPU ping-pong runs here.
+const MAIN_CPU: usize = 0;
+/// The partner's CPU in the cross-CPU ping-pong.
+const OTHER_CPU: usize = 1;
+const PAGE_SIZE: usize = 4096;
+
+/// Runs every benchmark and prints its result line, then `BENCH done`. On
+/// failure prints a `BENCH error` line and returns the error.
+pub fn run<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    let result = run_all(os, config);
+    match result {
+        Ok(()) => os.print(format_args!("{}", Record::Done)),
+        Err(why) => os.print(format_args!("{}", Record::Error(why))),
+    }
+    result
+}
+
+fn run_all<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    if config.rounds == 0 || config.rounds as usize > MAX_ROUNDS {
+        return Err("rounds must be 1..=MAX_ROUNDS");
+    }
+    let cpus = os.cpus();
+    os.print(format_args!("{}", Record::Info("cpus", &cpus)));
+    pin_checked(os, MAIN_CPU)?;
+    syscall(os, config)?;
+    page_fault(os, config)?;
+    ctx_switch(os, config, "ctx_switch", MAIN_CPU, config.round_trips)?;
+    if cpus > OTHER_CPU {
+        ctx_switch(
+            os,
+            config,
+            "ctx_switch_cross",
+            OTHER_CPU,
+            config.cross_round_trips,
+        )?;
+    } else {
+        os.print(format_args!(
+            "{}",
+            Record::Info("skipped", &"ctx_switch_cross (one CPU)")
+        ));
+    }
+    Ok(())
+}
+
+/// Pins the caller and checks that it then runs there.
+fn pin_checked<O: Os>(os: &O, cpu: usize) -> Result<(), Error> {
+    os.pin(cpu)?;
+    match os.cpu() {
+        Some(c) if c != cpu => Err("a pinned thread runs on another CPU"),
+        _ => Ok(()),
+    }
+}
+
+/// The TSC, readable in ring 3 on both sides.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: `rdtsc` only reads the time-stamp counter into edx:eax.
+    unsafe {
+        core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Cycles of each timed round; `rounds[..n]` are valid.
+struct Rounds {
+    cycles: [u64; MAX_ROUNDS],
+    n: usize,
+}
+
+/// Runs `round` once untimed (warm-up: page tables, caches, thread
+/// placement settle) and `count` times timed; `round` returns its cycles.
+fn timed_rounds(
+    count: u32,
+    mut round: impl FnMut() -> Result<u64, Error>,
+) -> Result<Rounds, Error> {
+    round()?;
+    let mut rounds = Rounds {
+        cycles: [0; MAX_ROUNDS],
+        n: 0,
+    };
+    for _ in 0..count {
+        rounds.cycles[rounds.n] = round()?;
+        rounds.n += 1;
+    }
+    Ok(rounds)
+}
+
+fn report<O: Os>(os: &O, name: &'static str, ops: u32, rounds: &Rounds) {
+    os.print(format_args!(
+        "{}",
+        Record::Result {
+            name,
+            ops: u64::from(ops),
+            cycles: &rounds.cycles[..rounds.n],
+        }
+    ));
+}
+
+/// Back-to-back null system calls.
+fn syscall<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    let rounds = timed_rounds(config.rounds, || {
+        let start = rdtsc();
+        for _ in 0..config.syscalls {
+            os.null_syscall();
+        }
+        Ok(rdtsc() - start)
+    })?;
+    report(os, "syscall", config.syscalls, &rounds);
+    Ok(())
+}
+
+/// First writes to fresh demand-zero pages, one byte per page; only the
+/// touching is timed, the map and unmap around it are not.
+fn page_fault<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    let pages = config.pages as usize;
+    let len = pages * PAGE_SIZE;
+    let rounds = timed_rounds(config.rounds, || {
+        let base = os.map(len)?;
+        let start = rdtsc();
+        for page in 0..pages {
+            // SAFETY: `base` maps `len` writable bytes, so every page's
+            // first byte is ours to write.
+            unsafe { base.add(page * PAGE_SIZE).write_volatile(1) };
+        }
+        let cycles = rdtsc() - start;
+        os.unmap(base, len)?;
+        Ok(cycles)
+    })?;
+    report(os, "page_fault", config.pages, &rounds);
+    Ok(())
+}
+
+/// The two threads' shared state in a ping-pong: `turn` counts moves, odd
+/// values are the partner's turn, even ones the main thread's.
+struct PingPong {
+    turn: AtomicU32,
+    /// CPU the partner saw itself on before and after its loop
+    /// (`usize::MAX`: unknown).
+    partner_cpu: [AtomicUsize; 2],
+    partner_pin_failed: AtomicBool,
+}
+
+/// A futex ping-pong between the main thread (on [`MAIN_CPU`]) and a
+/// partner pinned to `partner_cpu`: per round trip each thread wakes the
+/// other once and blocks once.
+fn ctx_switch<O: Os>(
+    os: &O,
+    config: &Config,
+    name: &'static str,
+    partner_cpu: usize,
+    round_trips: u32,
+) -> Result<(), Error> {
+    let shared = PingPong {
+        turn: AtomicU32::new(0),
+        partner_cpu: [AtomicUsize::new(usize::MAX), AtomicUsize::new(usize::MAX)],
+        partner_pin_failed: AtomicBool::new(false),
+    };
+    let total = round_trips * (config.rounds + 1);
+    let me = || {
+        timed_rounds(config.rounds, || {
+            let start = rdtsc();
+            for _ in 0..round_trips {
+                ping(os, &shared.turn);
+            }
+            Ok(rdtsc() - start)
+        })
+    };
+    let partner = || {
+        // Even unpinned the partner must play every move, or `me` waits forever.
+        if os.pin(partner_cpu).is_err() {
+            shared.partner_pin_failed.store(true, Ordering::Relaxed);
+        }
+        let seen = || os.cpu().unwrap_or(usize::MAX);
+        shared.partner_cpu[0].store(seen(), Ordering::Relaxed);
+        for _ in 0..total {
+            pong(os, &shared.turn);
+        }
+        shared.partner_cpu[1].store(seen(), Ordering::Relaxed);
+    };
+    let rounds = os.pair(me, partner)??;
+    if shared.partner_pin_failed.load(Ordering::Relaxed) {
+        return Err("cannot pin the ping-pong partner");
+    }
+    let mut seen = shared.partner_cpu.iter().map(|c| c.load(Ordering::Relaxed));
+    if seen.any(|c| c != partner_cpu && c != usize::MAX) {
+        return Err("the ping-pong partner ran on another CPU than it was pinned to");
+    }
+    if os.cpu().is_some_and(|c| c != MAIN_CPU) {
+        return Err("the main thread left its CPU");
+    }
+    report(os, name, round_trips, &rounds);
+    Ok(())
+}
+
+/// The main thread's move: hand the turn over and wait for it back.
+fn ping<O: Os>(os: &O, turn: &AtomicU32) {
+    let mine = turn.load(Ordering::Acquire);
+    turn.store(mine + 1, Ordering::Release);
+    os.futex_wake(turn);
+    loop {
+        let now = turn.load(Ordering::Acquire);
+        if now == mine + 2 {
+            return;
+        }
+        os.futex_wait(turn, now);
+    }
+}
+
+/// The partner's move: wait for an odd turn, then hand it back.
+fn pong<O: Os>(os: &O, turn: &AtomicU32) {
+    let mut now = turn.load(Ordering::Acquire);
+    while now % 2 == 0 {
+        os.futex_wait(turn, now);
+        now = turn.load(Ordering::Acquire);
+    }
+    turn.store(now + 1, Ordering::Release);
+    os.futex_wake(turn);
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+    use std::sync::Mutex;
+    use std::vec::Vec;
+
+    /// A host "OS" good enough to run the choreography (not to measure):
+    /// futexes are spins, memory comes from the heap.
+    struct Host {
+        lines: Mutex<Vec<String>>,
+    }
+
+    impl Os for Host {
+        fn null_syscall(&self) {}
+        fn futex_wait(&self, _: &AtomicU32, _: u32) {
+            std::thread::yield_now();
+        }
+        fn futex_wake(&self, _: &AtomicU32) {}
+        fn map(&self, len: usize) -> Result<*mut u8, Error> {
+            Ok(std::boxed::Box::into_raw(std::vec![0u8; len].into_boxed_slice()).cast())
+        }
+        fn unmap(&self, ptr: *mut u8, len: usize) -> Result<(), Error> {
+            // SAFETY: `ptr` came from `map` with this length.
+            drop(unsafe {
+                std::boxed::Box::from_raw(core::ptr::slice_from_raw_parts_mut(ptr, len))
+            });
+            Ok(())
+        }
+        fn cpus(&self) -> usize {
+            2
+        }
+        fn pin(&self, _: usize) -> Result<(), Error> {
+            Ok(())
+        }
+        fn cpu(&self) -> Option<usize> {
+            None
+        }
+        fn pair<R>(
+            &self,
+            me: impl FnOnce() -> R,
+            partner: impl FnOnce() + Send,
+        ) -> Result<R, Error> {
+            Ok(std::thread::scope(|s| {
+                s.spawn(partner);
+                me()
+            }))
+        }
+        fn print(&self, line: fmt::Arguments<'_>) {
+            self.lines.lock().unwrap().push(std::format!("{line}"));
+        }
+    }
+
+    #[test]
+    fn quick_run_prints_every_benchmark_then_done() {
+        let host = Host {
+            lines: Mutex::new(Vec::new()),
+        };
+        run(&host, &Config::QUICK).unwrap();
+        let lines = host.lines.into_inner().unwrap();
+        let names: Vec<_> = lines
+            .iter()
+            .filter_map(|l| match Line::find(l) {
+                Some(Ok(Line::Result { name, ops, cycles })) => {
+                    assert!(ops > 0);
+                    assert_eq!(cycles.iter().count(), Config::QUICK.rounds as usize);
+                    Some(name)
+                }
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<_> = BENCHMARKS.iter().map(|b| b.name).collect();
+        assert_eq!(names, expected);
+        assert_eq!(lines.last().map(String::as_str), Some("BENCH done"));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_an_error_line() {
+        let host = Host {
+            lines: Mutex::new(Vec::new()),
+        };
+        let config = Config {
+            rounds: 0,
+            ..Config::QUICK
+        };
+        assert!(run(&host, &config).is_err());
+        let lines = host.lines.into_inner().unwrap();
+        assert!(lines.last().unwrap().starts_with("BENCH error "));
+        assert_eq!(Config::from_arg(Some("quick")), Ok(Config::QUICK));
+        assert_eq!(Config::from_arg(None), Ok(Config::FULL));
+        assert!(Config::from_arg(Some("fast")).is_err());
+        assert!(Config::FULL.rounds as usize <= MAX_ROUNDS);
+    }
+}
