@@ -284,6 +284,16 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "ipc_shared_memory",
+        // 16 MiB of pattern written and checked under TCG.
+        memory_mib: 512,
+        timeout: Duration::from_secs(120),
+        expect: Expect::Pass {
+            must_contain: &["ipc bulk: 16 MiB shared read-only, checksum matched"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_affinity",
         expect: Expect::Pass {
             must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],

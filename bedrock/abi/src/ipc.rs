@@ -46,6 +46,7 @@ pub enum ObjectType {
     Port = 1,
     Reply = 2,
     Notification = 3,
+    Memory = 4,
 }
 
 /// `HandleInfo` result: object type in bits 32.., rights in bits 0..32.

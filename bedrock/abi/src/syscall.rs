@@ -96,10 +96,16 @@ pub enum Syscall {
     NotifyWait = 43,
     /// `(handle) -> bits`: returns and clears the bits without waiting.
     NotifyPoll = 44,
+    /// `(size) -> handle`: a zeroed shared memory object of `size` bytes (a
+    /// page multiple), with READ, WRITE, MAP, GRANT and DUPLICATE.
+    MemCreate = 45,
+    /// `(handle, addr hint or 0, prot) -> addr`: maps the whole object
+    /// (needs MAP, plus READ/WRITE/EXECUTE for what `prot` asks; W^X holds).
+    MemMap = 46,
 }
 
 impl Syscall {
-    const ALL: [Syscall; 31] = [
+    const ALL: [Syscall; 33] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -131,6 +137,8 @@ impl Syscall {
         Syscall::NotifySignal,
         Syscall::NotifyWait,
         Syscall::NotifyPoll,
+        Syscall::MemCreate,
+        Syscall::MemMap,
     ];
 
     pub fn from_raw(n: usize) -> Option<Syscall> {

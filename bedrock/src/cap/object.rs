@@ -6,6 +6,7 @@ use bedrock_abi::ipc::ObjectType;
 use bedrock_abi::{Errno, Rights};
 
 use super::revoke::Link;
+use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::Notification;
 use crate::ipc::port::{Port, ReplyObject};
 
@@ -15,6 +16,7 @@ pub enum Object {
     Port(Arc<Port>),
     Reply(Arc<ReplyObject>),
     Notification(Arc<Notification>),
+    Memory(Arc<MemoryObject>),
 }
 
 impl Object {
@@ -23,6 +25,7 @@ impl Object {
             Object::Port(_) => ObjectType::Port,
             Object::Reply(_) => ObjectType::Reply,
             Object::Notification(_) => ObjectType::Notification,
+            Object::Memory(_) => ObjectType::Memory,
         }
     }
 }

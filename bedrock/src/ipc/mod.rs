@@ -1,5 +1,7 @@
 //! Inter-process communication: synchronous calls on ports with reply
-//! objects ([`port`]) and bitmask notifications ([`notification`]).
+//! objects ([`port`]), bitmask notifications ([`notification`]) and
+//! shared memory objects ([`memory`]).
 
+pub mod memory;
 pub mod notification;
 pub mod port;

@@ -16,16 +16,30 @@ use super::vmspace::{Access, Kind, Placement, Prot, VmError, VmSpace};
 use super::{PAGE_SIZE, phys_to_virt};
 use crate::arch::x86_64::paging::{DirectMap, current_root, switch_to};
 use crate::arch::x86_64::{apic, interrupts, percpu};
+use crate::ipc::memory::MemoryObject;
 use crate::sync::IrqSpin;
 
 pub struct AddressSpace {
     root: u64,
     vm: IrqSpin<VmSpace>,
+    /// Shared memory objects mapped here (kept alive while mapped); the
+    /// regions name them by mapping id (`Kind::Shared(id)`).
+    shared: IrqSpin<Vec<SharedMapping>>,
     /// CPUs (bit = index) with this root in CR3.
     active: AtomicU64,
     /// Pages committed (mapped to a frame), for accounting.
     committed: AtomicU64,
 }
+
+/// One mapping of a shared memory object.
+struct SharedMapping {
+    id: u64,
+    /// Address of the object's first page (regions may be split later).
+    base: u64,
+    object: Arc<MemoryObject>,
+}
+
+static NEXT_MAPPING: AtomicU64 = AtomicU64::new(1);
 
 /// Why the loader could not write into an address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +85,7 @@ impl AddressSpace {
         Ok(Arc::new(AddressSpace {
             root,
             vm: IrqSpin::new(VmSpace::new()),
+            shared: IrqSpin::new(Vec::new()),
             active: AtomicU64::new(0),
             committed: AtomicU64::new(0),
         }))
@@ -108,6 +123,12 @@ impl AddressSpace {
         {
             let mut vm = self.vm.lock();
             vm.protect(start, len, prot)?;
+            if let Some(Kind::Shared(id)) = vm.lookup(start).map(|r| r.kind) {
+                drop(vm);
+                self.remap_shared(id, start, len, prot);
+                self.shootdown();
+                return Ok(());
+            }
             let mut mapper = Mapper::new(self.root, &DirectMap);
             for va in (start..start + len).step_by(PAGE_SIZE as usize) {
                 let Ok((phys, _)) = mapper.unmap(va) else {
@@ -148,13 +169,28 @@ impl AddressSpace {
             let mut vm = self.vm.lock();
             let removed = vm.unmap(start, len)?;
             let mut mapper = Mapper::new(self.root, &DirectMap);
-            for r in removed {
+            for r in &removed {
+                let shared = matches!(r.kind, Kind::Shared(_));
                 for va in (r.start..r.end()).step_by(PAGE_SIZE as usize) {
-                    if let Ok((phys, _)) = mapper.unmap(va) {
+                    if let Ok((phys, _)) = mapper.unmap(va)
+                        && !shared
+                    {
                         freed.push(phys);
                     }
                 }
             }
+            // Objects no region refers to any more are released.
+            let live: Vec<u64> = vm
+                .regions()
+                .filter_map(|r| {
+                    if let Kind::Shared(id) = r.kind {
+                        Some(id)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            self.shared.lock().retain(|m| live.contains(&m.id));
         }
         self.shootdown();
         self.release(freed);
@@ -179,7 +215,57 @@ impl AddressSpace {
                 Access::Read => true,
             };
         }
+        if matches!(region.kind, Kind::Shared(_)) {
+            // Shared pages are mapped eagerly; a missing one is a violation.
+            return false;
+        }
         self.commit_page(page, prot)
+    }
+
+    /// Maps all of `object` with `prot`; its pages are present at once.
+    pub fn map_shared(
+        &self,
+        object: Arc<MemoryObject>,
+        placement: Placement,
+        prot: Prot,
+    ) -> Result<u64, VmError> {
+        let size = object.size();
+        let id = NEXT_MAPPING.fetch_add(1, Ordering::Relaxed);
+        let base = self
+            .vm
+            .lock()
+            .reserve(placement, size, prot, Kind::Shared(id))?;
+        self.shared.lock().push(SharedMapping { id, base, object });
+        self.remap_shared(id, base, size, prot);
+        Ok(base)
+    }
+
+    /// (Re)maps pages `[from, from + len)` of shared mapping `id` to its
+    /// object's frames with `prot` (no access: left unmapped).
+    fn remap_shared(&self, id: u64, from: u64, len: u64, prot: Prot) {
+        let Some((region_start, object)) = self
+            .shared
+            .lock()
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| (m.base, m.object.clone()))
+        else {
+            return;
+        };
+        let mut mapper = Mapper::new(self.root, &DirectMap);
+        let mut guard = FRAMES.lock();
+        let Some(frames) = guard.as_mut() else { return };
+        for va in (from..from + len).step_by(PAGE_SIZE as usize) {
+            let _ = mapper.unmap(va);
+            let (Some(flags), Some(frame)) = (
+                prot.page_flags(),
+                object.frame(((va - region_start) / PAGE_SIZE) as usize),
+            ) else {
+                continue;
+            };
+            // Only intermediate tables can need frames here.
+            let _ = mapper.map(va, frame, PageSize::Size4K, flags, &mut || frames.alloc());
+        }
     }
 
     /// Maps a zeroed frame at `page` with `prot` unless already mapped.
@@ -298,6 +384,21 @@ impl Drop for AddressSpace {
     /// any more (its last thread switched away before the last reference
     /// went), so nothing needs flushing.
     fn drop(&mut self) {
+        // Shared pages belong to their objects: take them out of the tables
+        // before everything mapped is freed.
+        let shared: Vec<_> = self
+            .vm
+            .lock()
+            .regions()
+            .filter(|r| matches!(r.kind, Kind::Shared(_)))
+            .copied()
+            .collect();
+        let mut mapper = Mapper::new(self.root, &DirectMap);
+        for r in shared {
+            for va in (r.start..r.end()).step_by(PAGE_SIZE as usize) {
+                let _ = mapper.unmap(va);
+            }
+        }
         let mut guard = FRAMES.lock();
         let Some(frames) = guard.as_mut() else { return };
         // SAFETY: the tables of the user half belong to this space alone.

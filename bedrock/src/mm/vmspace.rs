@@ -178,6 +178,9 @@ pub enum Kind {
     /// Reserved and never accessible (e.g. below a stack): always
     /// [`Prot::NONE`], keeps other mappings out of the range.
     Guard,
+    /// Pages of a shared memory object (named by the kernel's object id),
+    /// mapped eagerly; its frames belong to the object, not to the space.
+    Shared(u64),
 }
 
 /// A run of pages with one protection and kind.
@@ -231,6 +234,10 @@ pub enum VmError {
     },
     /// Writable and executable at once.
     WriteExecute,
+    /// A protection change spanning different kinds of memory.
+    MixedKinds {
+        addr: u64,
+    },
     /// A guard region must have no access rights.
     GuardWithAccess(Prot),
     /// [`Placement::Fixed`] over pages that are already reserved.
@@ -276,6 +283,9 @@ impl fmt::Display for VmError {
             VmError::GuardRegion { addr } => write!(f, "{addr:#x} is in a guard region"),
             VmError::TooManyRegions { limit } => write!(f, "more than {limit} regions"),
             VmError::BadLayout => f.write_str("bad address-space layout"),
+            VmError::MixedKinds { addr } => {
+                write!(f, "range changes kind of memory at {addr:#x}")
+            }
         }
     }
 }
@@ -518,6 +528,7 @@ impl VmSpace {
         check_prot(prot)?;
         let end = start + len;
         let mut at = start;
+        let mut kind = None;
         for r in self.overlapping(start, end) {
             if r.start > at {
                 return Err(VmError::NotMapped { addr: at });
@@ -527,12 +538,17 @@ impl VmSpace {
                     addr: r.start.max(start),
                 });
             }
+            // One protection change covers one kind of memory only.
+            if kind.is_some_and(|k| k != r.kind) {
+                return Err(VmError::MixedKinds { addr: r.start });
+            }
+            kind = Some(r.kind);
             at = r.end();
         }
         if at < end {
             return Err(VmError::NotMapped { addr: at });
         }
-        self.rewrite(start, end, Some((prot, Kind::Anonymous)))?;
+        self.rewrite(start, end, Some((prot, kind.unwrap_or(Kind::Anonymous))))?;
         Ok(())
     }
 
@@ -1571,5 +1587,21 @@ mod tests {
             }
         }
         assert_eq!(ops, 60 * 400);
+    }
+
+    #[test]
+    fn protect_keeps_shared_kind_and_refuses_mixed_ranges() {
+        let mut vm = VmSpace::new();
+        vm.reserve(Placement::Fixed(0x10000), 2 * P, Prot::RW, Kind::Shared(7))
+            .unwrap();
+        vm.reserve(Placement::Fixed(0x12000), P, Prot::RW, Kind::Anonymous)
+            .unwrap();
+        vm.protect(0x10000, P, Prot::READ).unwrap();
+        assert_eq!(vm.lookup(0x10000).unwrap().kind, Kind::Shared(7));
+        assert_eq!(vm.lookup(0x11000).unwrap().kind, Kind::Shared(7));
+        assert_eq!(
+            vm.protect(0x10000, 3 * P, Prot::READ),
+            Err(VmError::MixedKinds { addr: 0x12000 })
+        );
     }
 }

@@ -15,8 +15,10 @@ use crate::arch::x86_64::tsc;
 use crate::arch::x86_64::usercopy::{copy_from_user, copy_to_user};
 use crate::cap::table::{Handle, TableError};
 use crate::cap::{Cap, Object};
+use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::{Notification, WaitError};
 use crate::ipc::port::{KMessage, Port};
+use crate::mm::vmspace::{Placement, Prot, VmError};
 use crate::silo::Silo;
 
 /// Rights a new port's first handle has.
@@ -299,4 +301,49 @@ pub fn notify_wait(silo: &Silo, h: u64, timeout_ns: u64) -> SysResult {
 
 pub fn notify_poll(silo: &Silo, h: u64) -> SysResult {
     Ok(notification_of(silo, h, Rights::WAIT)?.poll() as usize)
+}
+
+/// Rights a new memory object's first handle has.
+const MEMORY_RIGHTS: Rights = Rights(
+    Rights::READ.0 | Rights::WRITE.0 | Rights::MAP.0 | Rights::GRANT.0 | Rights::DUPLICATE.0,
+);
+
+pub fn mem_create(silo: &Silo, size: u64) -> SysResult {
+    let object = MemoryObject::new(size)?;
+    insert(
+        silo,
+        Cap::new(Object::Memory(Arc::new(object)), MEMORY_RIGHTS),
+    )
+}
+
+pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
+    let prot = Prot::from_bits(prot_bits).ok_or(Errno::Inval)?;
+    let mut needed = Rights::MAP;
+    if !prot.is_none() {
+        needed = needed | Rights::READ;
+    }
+    if prot.contains(Prot::WRITE) {
+        needed = needed | Rights::WRITE;
+    }
+    if prot.contains(Prot::EXEC) {
+        needed = needed | Rights::EXECUTE;
+    }
+    let object = with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::Memory(m) => c.check(needed).map(|()| m.clone()),
+        _ => Err(Errno::Inval),
+    })?;
+    let placement = if hint == 0 {
+        Placement::Anywhere
+    } else {
+        Placement::Hint(hint)
+    };
+    silo.aspace
+        .map_shared(object, placement, prot)
+        .map(|a| a as usize)
+        .map_err(|e| match e {
+            VmError::WriteExecute | VmError::Misaligned(_) | VmError::OutOfRange { .. } => {
+                Errno::Inval
+            }
+            _ => Errno::NoMem,
+        })
 }

@@ -1,6 +1,5 @@
 //! Small system calls: exit, sleep, clocks, log, entropy, silo info.
 
-use alloc::sync::Arc;
 use alloc::vec;
 
 use bedrock_abi::{ClockId, Errno, MAX_IO_CHUNK, SiloInfo};
@@ -10,8 +9,11 @@ use crate::arch::x86_64::usercopy::{copy_from_user, copy_to_user};
 use crate::arch::x86_64::{percpu, tsc};
 use crate::silo::{ExitStatus, Silo};
 
-pub fn exit(silo: &Arc<Silo>, code: i32) -> SysResult {
-    silo.terminate(ExitStatus::Code(code));
+/// Ends the calling silo. Takes no references: it never returns.
+pub fn exit(code: i32) -> ! {
+    if let Some(silo) = crate::silo::current() {
+        silo.terminate(ExitStatus::Code(code));
+    }
     crate::silo::exit_thread(code)
 }
 

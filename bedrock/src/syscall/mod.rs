@@ -24,6 +24,13 @@ fn args(f: &TrapFrame) -> [u64; 6] {
 
 pub fn dispatch(frame: &mut TrapFrame) {
     let a = args(frame);
+    // The calls that never return are handled before any reference is
+    // taken: a diverging call would leak whatever its frame still holds.
+    match Syscall::from_raw(frame.rax as usize) {
+        Some(Syscall::Exit) => misc::exit(a[0] as i32),
+        Some(Syscall::ThreadExit) => crate::silo::exit_thread(a[0] as i32),
+        _ => {}
+    }
     let result = match Syscall::from_raw(frame.rax as usize) {
         None => Err(Errno::NoSys),
         Some(call) => match crate::silo::current() {
@@ -37,9 +44,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
 
 fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]) -> SysResult {
     match call {
-        Syscall::Exit => misc::exit(silo, a[0] as i32),
+        Syscall::Exit | Syscall::ThreadExit => unreachable!("handled in dispatch"),
         Syscall::ThreadCreate => thread::create(silo, a[0], a[1], a[2], a[3]),
-        Syscall::ThreadExit => crate::silo::exit_thread(a[0] as i32),
         Syscall::ThreadJoin => thread::join(silo, a[0]),
         Syscall::Yield => {
             crate::sched::yield_now();
@@ -69,6 +75,8 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::NotifySignal => ipc::notify_signal(silo, a[0], a[1]),
         Syscall::NotifyWait => ipc::notify_wait(silo, a[0], a[1]),
         Syscall::NotifyPoll => ipc::notify_poll(silo, a[0]),
+        Syscall::MemCreate => ipc::mem_create(silo, a[0]),
+        Syscall::MemMap => ipc::mem_map(silo, a[0], a[1], a[2]),
         Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
         Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
         // Numbers the ABI adds before this kernel handles them.

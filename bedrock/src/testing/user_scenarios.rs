@@ -153,15 +153,46 @@ pub fn user_fault_isolation(ctx: &Context<'_>) -> Result<(), String> {
     Ok(())
 }
 
+fn free_frames() -> usize {
+    FRAMES.lock().as_ref().map_or(0, |f| f.free_frames())
+}
+
+/// Waits (up to 2 s) for the free frame count to come back to within
+/// `slack` of `before`, and returns the last count seen. A silo's last
+/// thread is still leaving its CPU when `wait` returns; its address space
+/// goes right after that.
+fn frames_back_to(before: usize, slack: usize) -> usize {
+    let deadline = crate::arch::x86_64::tsc::now_ns() + 2_000_000_000;
+    let mut now = free_frames();
+    while now + slack < before && crate::arch::x86_64::tsc::now_ns() < deadline {
+        crate::sched::sleep_ns(10_000_000);
+        now = free_frames();
+    }
+    now
+}
+
+/// The free frame count once it stops changing (silos finished leaving).
+fn settled_free_frames() -> usize {
+    let mut last = free_frames();
+    for _ in 0..100 {
+        crate::sched::sleep_ns(20_000_000);
+        let now = free_frames();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Silos that touch 4 MiB each and exit give every frame back.
 pub fn silo_memory_freed(ctx: &Context<'_>) -> Result<(), String> {
-    let free = || FRAMES.lock().as_ref().map_or(0, |f| f.free_frames());
     run_ok(ctx, "memory")?; // warm-up: kernel stacks and heap reach steady state
-    let before = free();
+    let before = settled_free_frames();
     for _ in 0..10 {
         run_ok(ctx, "memory")?;
     }
-    let after = free();
+    let after = frames_back_to(before, 256);
     // One heap growth step (256 frames) may happen; a leaked silo would
     // lose over 1000 frames per run.
     ensure!(
@@ -259,6 +290,24 @@ pub fn ipc_server_killed(ctx: &Context<'_>) -> Result<(), String> {
     ensure!(
         matches!(status, ExitStatus::Fault { vector: 14, .. }),
         "server ended with {status}"
+    );
+    Ok(())
+}
+
+/// 16 MiB through a shared memory object, handed over read-only.
+pub fn ipc_shared_memory(ctx: &Context<'_>) -> Result<(), String> {
+    use bedrock_abi::Rights;
+    let before = free_frames();
+    let (server, client) = port_pair(Rights::CALL)?;
+    let server = start_with_cap(ctx, "ipc-server", server)?;
+    expect_code0("client", &start_with_cap(ctx, "ipc-bulk", client)?)?;
+    expect_code0("server", &server)?;
+    drop(server);
+    // 16 MiB is 4096 frames: they must all come back.
+    let after = frames_back_to(before, 512);
+    ensure!(
+        after + 512 >= before,
+        "shared memory not freed: {before} free frames before, {after} after"
     );
     Ok(())
 }

@@ -267,6 +267,16 @@ pub mod ipc {
         unsafe { call(Syscall::Reply, &[h as usize, send as *const Message as usize]) }
     }
 
+    pub fn mem_create(size: usize) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::MemCreate, &[size]) }.map(|h| h as u32)
+    }
+
+    pub fn mem_map(h: u32, prot: usize) -> Result<usize, Errno> {
+        // SAFETY: no pointers; the kernel picks the address.
+        unsafe { call(Syscall::MemMap, &[h as usize, 0, prot]) }
+    }
+
     pub fn notify_create() -> Result<u32, Errno> {
         // SAFETY: no pointers.
         unsafe { call(Syscall::NotifyCreate, &[]) }.map(|h| h as u32)
