@@ -28,6 +28,8 @@ pub mod mm;
 pub mod random;
 pub mod sched;
 #[cfg(kernel)]
+pub mod scheme;
+#[cfg(kernel)]
 pub mod silo;
 #[cfg(kernel)]
 mod syscall;

@@ -294,6 +294,20 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "scheme_bulk_read",
+        memory_mib: 512,
+        timeout: Duration::from_secs(120),
+        expect: Expect::Pass {
+            must_contain: &[
+                "serves scheme toy:",
+                "scheme client: read 16 MiB of toy:/big byte-exact through the bulk path",
+                "scheme outsider: toy: is not reachable outside its namespace",
+                "scheme server: stopped",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_affinity",
         expect: Expect::Pass {
             must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],

@@ -13,6 +13,7 @@ pub mod auxv;
 pub mod errno;
 pub mod ipc;
 pub mod rights;
+pub mod scheme;
 pub mod syscall;
 #[cfg(target_arch = "x86_64")]
 pub mod user;

@@ -102,10 +102,19 @@ pub enum Syscall {
     /// `(handle, addr hint or 0, prot) -> addr`: maps the whole object
     /// (needs MAP, plus READ/WRITE/EXECUTE for what `prot` asks; W^X holds).
     MemMap = 46,
+    /// `(name ptr, name len, port handle) -> 0`: serves scheme `name` with
+    /// the port (needs RECEIVE on it); `Exist` if someone already does.
+    SchemeRegister = 47,
+    /// `(name ptr, name len) -> port handle`: a CALL handle to the server
+    /// of scheme `name`, badged with the caller's silo id. `NoEnt` if the
+    /// scheme is not in the caller's namespace or not served.
+    SchemeLookup = 48,
+    /// `(memory handle) -> size in bytes` (needs MAP).
+    MemSize = 49,
 }
 
 impl Syscall {
-    const ALL: [Syscall; 33] = [
+    const ALL: [Syscall; 36] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -139,6 +148,9 @@ impl Syscall {
         Syscall::NotifyPoll,
         Syscall::MemCreate,
         Syscall::MemMap,
+        Syscall::SchemeRegister,
+        Syscall::SchemeLookup,
+        Syscall::MemSize,
     ];
 
     pub fn from_raw(n: usize) -> Option<Syscall> {

@@ -62,6 +62,19 @@ impl Cap {
         cap
     }
 
+    /// An original capability carrying `badge` (e.g. a scheme handle
+    /// badged with the silo that looked it up).
+    pub fn with_badge(object: Object, rights: Rights, badge: u64) -> Cap {
+        let cap = Cap {
+            object,
+            rights,
+            badge,
+            link: Link::root(),
+        };
+        cap.on_create();
+        cap
+    }
+
     /// A derived capability with `rights` (which must be a subset) and
     /// `badge`; revoking `self` later invalidates it.
     pub fn derive(&self, rights: Rights, badge: u64) -> Result<Cap, Errno> {

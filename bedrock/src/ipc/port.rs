@@ -123,6 +123,11 @@ impl Port {
         }
     }
 
+    /// True once no capability can receive from the port any more.
+    pub fn is_closed(&self) -> bool {
+        self.queue.lock().closed
+    }
+
     /// Sends `message` with `badge` and waits for the reply.
     pub fn call(&self, message: KMessage, badge: u64) -> Result<KMessage, Errno> {
         let call = Arc::new(Call {

@@ -64,6 +64,16 @@ fn load_error<E>(e: elf::LoadError<E>, wrap: impl FnOnce(E) -> LoadError) -> Loa
     }
 }
 
+/// What a new silo starts with besides its program.
+#[derive(Debug, Default)]
+pub struct Spawn {
+    /// Capabilities, given handles `FIRST_INITIAL_HANDLE..` in order (see
+    /// `bedrock_abi::ipc`).
+    pub caps: Vec<crate::cap::Cap>,
+    /// Scheme names the silo may look up.
+    pub namespace: Vec<alloc::string::String>,
+}
+
 /// Loads `file` into a new silo named `name` and starts it with `argv`
 /// and `envp`. Nothing is left behind on failure.
 pub fn spawn_elf(
@@ -72,17 +82,16 @@ pub fn spawn_elf(
     argv: &[&str],
     envp: &[&str],
 ) -> Result<Arc<Silo>, LoadError> {
-    spawn_elf_with_caps(name, file, argv, envp, Vec::new())
+    spawn_elf_with(name, file, argv, envp, Spawn::default())
 }
 
-/// Like [`spawn_elf`], giving the silo `caps` first: they get handles
-/// `FIRST_INITIAL_HANDLE..` in order (see `bedrock_abi::ipc`).
-pub fn spawn_elf_with_caps(
+/// Like [`spawn_elf`], with initial capabilities and a namespace.
+pub fn spawn_elf_with(
     name: &str,
     file: &[u8],
     argv: &[&str],
     envp: &[&str],
-    caps: Vec<crate::cap::Cap>,
+    with: Spawn,
 ) -> Result<Arc<Silo>, LoadError> {
     let plan = elf::plan(file, PIE_BASE).map_err(LoadError::Elf)?;
     let aspace = AddressSpace::new()?;
@@ -140,10 +149,15 @@ pub fn spawn_elf_with_caps(
         .write(stack.start, &stack.image)
         .map_err(LoadError::Write)?;
 
-    let silo = Silo::new(id, alloc::string::String::from(name), aspace);
+    let silo = Silo::new(
+        id,
+        alloc::string::String::from(name),
+        aspace,
+        with.namespace,
+    );
     {
         let mut table = silo.handles.lock();
-        for (i, cap) in caps.into_iter().enumerate() {
+        for (i, cap) in with.caps.into_iter().enumerate() {
             let h = table.insert(cap).map_err(|_| LoadError::NoMemory)?;
             debug_assert_eq!(h, bedrock_abi::ipc::FIRST_INITIAL_HANDLE + i as u32);
         }

@@ -6,7 +6,7 @@
 mod loader;
 mod user;
 
-pub use loader::{LoadError, spawn_elf, spawn_elf_with_caps};
+pub use loader::{LoadError, Spawn, spawn_elf, spawn_elf_with};
 pub use user::{UserContext, spawn_user_thread, switch_user_state};
 
 use alloc::collections::BTreeMap;
@@ -70,6 +70,8 @@ pub struct Silo {
     unjoined: IrqSpin<BTreeMap<u64, i32>>,
     /// The silo's capabilities.
     pub handles: IrqSpin<HandleTable<Cap>>,
+    /// Scheme names this silo may look up (its namespace view).
+    pub namespace: Vec<String>,
     exited: WaitQueue,
 }
 
@@ -91,7 +93,12 @@ impl Silo {
         NEXT_ID.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn new(id: SiloId, name: String, aspace: Arc<AddressSpace>) -> Arc<Silo> {
+    fn new(
+        id: SiloId,
+        name: String,
+        aspace: Arc<AddressSpace>,
+        namespace: Vec<String>,
+    ) -> Arc<Silo> {
         let silo = Arc::new(Silo {
             id,
             name,
@@ -102,6 +109,7 @@ impl Silo {
             exited_cpu_ns: AtomicU64::new(0),
             unjoined: IrqSpin::new(BTreeMap::new()),
             handles: IrqSpin::new(HandleTable::new(MAX_HANDLES_PER_SILO)),
+            namespace,
             exited: WaitQueue::new(),
         });
         SILOS.lock().insert(silo.id, silo.clone());

@@ -316,6 +316,13 @@ pub fn mem_create(silo: &Silo, size: u64) -> SysResult {
     )
 }
 
+pub fn mem_size(silo: &Silo, h: u64) -> SysResult {
+    with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::Memory(m) => c.check(Rights::MAP).map(|()| m.size() as usize),
+        _ => Err(Errno::Inval),
+    })
+}
+
 pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
     let prot = Prot::from_bits(prot_bits).ok_or(Errno::Inval)?;
     let mut needed = Rights::MAP;
@@ -346,4 +353,42 @@ pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
             }
             _ => Errno::NoMem,
         })
+}
+
+fn read_name(ptr: u64, len: u64) -> Result<alloc::string::String, Errno> {
+    if len == 0 || len > bedrock_abi::scheme::MAX_NAME as u64 {
+        return Err(Errno::Inval);
+    }
+    let mut buf = vec![0u8; len as usize];
+    copy_from_user(&mut buf, ptr).map_err(|_| Errno::Fault)?;
+    let name = alloc::string::String::from_utf8(buf).map_err(|_| Errno::Inval)?;
+    if !bedrock_abi::scheme::valid_name(&name) {
+        return Err(Errno::Inval);
+    }
+    Ok(name)
+}
+
+pub fn scheme_register(silo: &Silo, ptr: u64, len: u64, h: u64) -> SysResult {
+    let name = read_name(ptr, len)?;
+    let (port, _) = port_of(silo, h, Rights::RECEIVE)?;
+    crate::scheme::register(&name, port)?;
+    log::info!("silo {} ({}) serves scheme {name}:", silo.id, silo.name);
+    Ok(0)
+}
+
+pub fn scheme_lookup(silo: &Silo, ptr: u64, len: u64) -> SysResult {
+    let name = read_name(ptr, len)?;
+    if !silo.namespace.iter().any(|n| *n == name) {
+        log::warn!(
+            "silo {} ({}): scheme {name}: is not in its namespace",
+            silo.id,
+            silo.name
+        );
+        return Err(Errno::NoEnt);
+    }
+    let port = crate::scheme::lookup(&name).ok_or(Errno::NoEnt)?;
+    insert(
+        silo,
+        Cap::with_badge(Object::Port(port), Rights::CALL, silo.id),
+    )
 }

@@ -77,6 +77,9 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::NotifyPoll => ipc::notify_poll(silo, a[0]),
         Syscall::MemCreate => ipc::mem_create(silo, a[0]),
         Syscall::MemMap => ipc::mem_map(silo, a[0], a[1], a[2]),
+        Syscall::SchemeRegister => ipc::scheme_register(silo, a[0], a[1], a[2]),
+        Syscall::SchemeLookup => ipc::scheme_lookup(silo, a[0], a[1]),
+        Syscall::MemSize => ipc::mem_size(silo, a[0]),
         Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
         Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
         // Numbers the ABI adds before this kernel handles them.

@@ -53,6 +53,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("ipc_server_killed", user_scenarios::ipc_server_killed),
     ("ipc_bad_messages", user_scenarios::ipc_bad_messages),
     ("ipc_shared_memory", user_scenarios::ipc_shared_memory),
+    ("scheme_bulk_read", user_scenarios::scheme_bulk_read),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
 ];

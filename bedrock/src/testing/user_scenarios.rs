@@ -227,14 +227,26 @@ fn start_with_cap(
     case: &str,
     cap: crate::cap::Cap,
 ) -> Result<Arc<Silo>, String> {
+    start_full(
+        ctx,
+        case,
+        silo::Spawn {
+            caps: alloc::vec![cap],
+            namespace: Vec::new(),
+        },
+    )
+}
+
+/// Starts `usertest <case> <first handle>` with `with`.
+fn start_full(ctx: &Context<'_>, case: &str, with: silo::Spawn) -> Result<Arc<Silo>, String> {
     let elf = usertest(ctx)?;
     let handle = alloc::format!("{}", bedrock_abi::ipc::FIRST_INITIAL_HANDLE);
-    silo::spawn_elf_with_caps(
+    silo::spawn_elf_with(
         &format!("usertest-{case}"),
         elf,
         &["usertest", case, &handle],
         &[],
-        alloc::vec![cap],
+        with,
     )
     .map_err(|e| format!("cannot start usertest {case}: {e}"))
 }
@@ -315,4 +327,47 @@ pub fn ipc_shared_memory(ctx: &Context<'_>) -> Result<(), String> {
 /// Malformed messages and garbage handles get errors; the kernel is fine.
 pub fn ipc_bad_messages(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "ipc-badargs")
+}
+
+/// A toy scheme server serves a 16 MiB file; a client granted the scheme
+/// reads it back byte-exact through the bulk path; a silo whose namespace
+/// lacks the scheme cannot reach it.
+pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
+    let toy = || alloc::vec![String::from("toy")];
+    let server = start_full(
+        ctx,
+        "scheme-server",
+        silo::Spawn {
+            caps: Vec::new(),
+            namespace: Vec::new(),
+        },
+    )?;
+    let client = start_full(
+        ctx,
+        "scheme-client",
+        silo::Spawn {
+            caps: Vec::new(),
+            namespace: toy(),
+        },
+    )?;
+    expect_code0("client", &client)?;
+    let outsider = start_full(
+        ctx,
+        "scheme-outsider",
+        silo::Spawn {
+            caps: Vec::new(),
+            namespace: Vec::new(),
+        },
+    )?;
+    expect_code0("outsider", &outsider)?;
+    let stopper = start_full(
+        ctx,
+        "scheme-stop",
+        silo::Spawn {
+            caps: Vec::new(),
+            namespace: toy(),
+        },
+    )?;
+    expect_code0("stopper", &stopper)?;
+    expect_code0("server", &server)
 }

@@ -7,6 +7,7 @@
 #[macro_use]
 mod rt;
 mod ipc_cases;
+mod scheme_cases;
 mod bench;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -39,6 +40,10 @@ fn main(args: &Args) -> i32 {
         "ipc-crash" => ipc_cases::crash_server(args),
         "ipc-badargs" => ipc_cases::bad_args(args),
         "ipc-bulk" => ipc_cases::bulk(args),
+        "scheme-server" => scheme_cases::server(args),
+        "scheme-client" => scheme_cases::client(args),
+        "scheme-outsider" => scheme_cases::outsider(args),
+        "scheme-stop" => scheme_cases::stop(args),
         "affinity" => affinity(),
         "bench" => bench::bench(args),
         other => Err(other),
