@@ -435,7 +435,7 @@ fn print_indented(text: &str, prefix: &str) {
 }
 
 /// The last `n` lines of `text`.
-fn tail(text: &str, n: usize) -> &str {
+pub(crate) fn tail(text: &str, n: usize) -> &str {
     let text = text.trim_end_matches(['\n', '\r']);
     if n == 0 {
         return "";

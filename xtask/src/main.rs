@@ -4,6 +4,7 @@
 //! on Debian as root, see `packages`), so a fresh machine needs nothing but
 //! `cargo xtask test`.
 
+mod bench;
 mod build;
 mod error;
 mod harness;
@@ -12,6 +13,7 @@ mod process;
 mod qemu;
 mod scenarios;
 mod toolchain;
+mod wasm;
 mod workspace;
 
 use std::env;
@@ -47,6 +49,9 @@ enum Command {
     /// Build the kernel, the ring-3 programs and the boot archive; print
     /// the kernel ELF's and the archive's paths.
     Build(BuildArgs),
+    /// Build the wasm examples (examples/, wasm32-wasip1) and print the
+    /// path of each `.wasm`.
+    Examples(BuildArgs),
     /// Run clippy over the kernel-only code too (the host build of the
     /// kernel crate skips it), with warnings as errors.
     Lint,
@@ -55,6 +60,10 @@ enum Command {
     Run(RunArgs),
     /// Run the host unit tests and the kernel's test scenarios in QEMU.
     Test(TestArgs),
+    /// Benchmark Bedrock against Linux in the same QEMU (Debian's kernel,
+    /// fetched once); table on stdout, figures in target/bench/results.json
+    /// and docs/benchmarks.md.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +120,17 @@ struct TestArgs {
     timeout: Option<u64>,
 }
 
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Run both guests under KVM instead of TCG (Debian's Linux 6.1 does not
+    /// boot under the nested KVM of some hosts).
+    #[arg(long)]
+    kvm: bool,
+    /// Leave docs/benchmarks.md as it is.
+    #[arg(long)]
+    no_docs: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
@@ -137,9 +157,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             println!("{}", images.boot_archive.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Examples(args) => wasm::examples(&ws, Profile::from_release_flag(args.release)),
         Command::Lint => lint(&ws),
         Command::Run(args) => run(&ws, args),
         Command::Test(args) => test(&ws, args),
+        Command::Bench(args) => bench(&ws, args),
     }
 }
 
@@ -257,6 +279,17 @@ fn test(ws: &Workspace, args: TestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn bench(ws: &Workspace, args: BenchArgs) -> Result<ExitCode> {
+    let options = bench::Options {
+        accel: if args.kvm { Accel::Kvm } else { Accel::Tcg },
+        update_docs: !args.no_docs,
+    };
+    if options.accel == Accel::Kvm {
+        qemu::check_kvm()?;
+    }
+    bench::run(ws, &options)
 }
 
 #[cfg(test)]

@@ -14,8 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Context, Error, Result, bail};
-use crate::process::{KillOnDrop, describe, which};
+use crate::process::{describe, run_until, which};
 use crate::toolchain::{self, CrossToolchain, OVERRIDE_VAR};
+use crate::wasm;
 
 /// A program xtask runs, and the Debian package that provides it.
 #[derive(Debug)]
@@ -49,6 +50,10 @@ pub const TOOLS: [&Tool; 3] = [&QEMU, &LD_LLD, &MKE2FS];
 /// Debian packages that provide a cross toolchain (see `toolchain`).
 pub const DEBIAN_CROSS_TOOLCHAIN: [&str; 3] = ["rustc-web", "cargo-web", "rust-web-src"];
 
+/// Debian's C library for wasm32 (`/usr/lib/wasm32-wasi`), which the wasm
+/// examples link against unless the toolchain brings its own (see `wasm`).
+pub const WASI_LIBC: &str = "wasi-libc";
+
 /// Upper bound for `apt-get update` plus `apt-get install` together. A
 /// normal install takes a minute or two; a dead mirror must not hang CI.
 const APT_DEADLINE: Duration = Duration::from_mins(15);
@@ -75,7 +80,10 @@ pub struct Host {
 /// where that is possible, or fails saying what to install.
 pub fn ensure_host() -> Result<Host> {
     let mut toolchain = discover_toolchain()?;
-    let missing = missing_packages(|tool| which(tool.binary).is_some(), toolchain.is_some());
+    let mut missing = missing_packages(|tool| which(tool.binary).is_some(), toolchain.is_some());
+    if wasm::needs_wasi_libc(toolchain.as_ref()) && !wasm::has_debian_wasi_libc() {
+        missing.push(WASI_LIBC);
+    }
     if !missing.is_empty() {
         match installer() {
             Installer::Apt => apt_install(&missing)?,
@@ -165,6 +173,14 @@ fn instructions(packages: &[&str], installer: Installer) -> String {
             "    (or set {OVERRIDE_VAR} to a rustup toolchain name, or to a directory holding cargo and rustc)"
         ));
     }
+    if packages.contains(&WASI_LIBC) {
+        lines.push(format!(
+            "  - wasi-libc, the C library for wasm32 (in {}), or a toolchain with \
+             `rustup target add {}`",
+            wasm::DEBIAN_WASI_LIBC,
+            wasm::WASM_TARGET
+        ));
+    }
     lines.push(format!("On Debian 12 that is: {apt}"));
     lines.join("\n")
 }
@@ -182,20 +198,13 @@ fn apt_install(packages: &[&str]) -> Result<()> {
             .stdin(Stdio::null())
             // Keep stdout for results (`cargo xtask test` ends with a summary).
             .stdout(io::stderr());
-        let shown = describe(&command);
-        eprintln!("xtask: {shown}");
-        let mut child = KillOnDrop::spawn(&mut command).context(|| format!("running {shown}"))?;
-        match child
-            .wait_until(deadline)
-            .context(|| format!("waiting for {shown}"))?
-        {
-            Some(status) if status.success() => {}
-            Some(status) => bail!("{shown} failed ({status})"),
-            None => bail!(
-                "{shown} did not finish within {} minutes; killed it",
+        eprintln!("xtask: {}", describe(&command));
+        run_until(&mut command, deadline).context(|| {
+            format!(
+                "installing packages (apt-get has {} minutes in all)",
                 APT_DEADLINE.as_secs() / 60
-            ),
-        }
+            )
+        })?;
     }
     Ok(())
 }
@@ -261,5 +270,8 @@ mod tests {
         assert!(text.contains("`ld.lld`"), "{text}");
         assert!(text.contains("rustup component add rust-src --toolchain nightly"));
         assert!(!text.contains("qemu-system-x86_64"), "{text}");
+
+        let text = instructions(&[WASI_LIBC], Installer::Unknown);
+        assert!(text.contains("rustup target add wasm32-wasip1"), "{text}");
     }
 }

@@ -8,7 +8,7 @@
 use std::env;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ChildStdout, Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,22 @@ pub fn output_of(mut command: Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// Runs `command` to completion, killing it if it is still running at
+/// `deadline`; a non-zero exit or the deadline is an error naming the
+/// command line.
+pub fn run_until(command: &mut Command, deadline: Instant) -> Result<()> {
+    let shown = describe(command);
+    let mut child = KillOnDrop::spawn(command).context(|| format!("running {shown}"))?;
+    match child
+        .wait_until(deadline)
+        .context(|| format!("waiting for {shown}"))?
+    {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => crate::error::bail!("{shown} failed ({status})"),
+        None => crate::error::bail!("{shown} was still running at its deadline; killed it"),
+    }
+}
+
 /// A command line as a person would type it into a shell, for messages
 /// (so that it can be copied to reproduce a failure).
 pub fn describe(command: &Command) -> String {
@@ -84,6 +100,11 @@ pub struct KillOnDrop(Child);
 impl KillOnDrop {
     pub fn spawn(command: &mut Command) -> io::Result<Self> {
         command.spawn().map(Self)
+    }
+
+    /// The child's stdout, if it was piped and not yet taken.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.0.stdout.take()
     }
 
     /// Waits for the child until `deadline`; `None` means it was still
@@ -141,6 +162,17 @@ mod tests {
         assert!(status.is_none());
         drop(guard);
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn run_until_reports_failure_and_deadline() {
+        let soon = || Instant::now() + Duration::from_secs(10);
+        run_until(Command::new("true").arg("x"), soon()).unwrap();
+        let error = run_until(Command::new("false").arg("x"), soon()).unwrap_err();
+        assert!(error.to_string().starts_with("false x failed"), "{error}");
+        let late = Instant::now() + Duration::from_millis(50);
+        let error = run_until(Command::new("sleep").arg("30"), late).unwrap_err();
+        assert!(error.to_string().contains("deadline"), "{error}");
     }
 
     #[test]

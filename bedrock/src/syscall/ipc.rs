@@ -378,7 +378,7 @@ pub fn scheme_register(silo: &Silo, ptr: u64, len: u64, h: u64) -> SysResult {
 
 pub fn scheme_lookup(silo: &Silo, ptr: u64, len: u64) -> SysResult {
     let name = read_name(ptr, len)?;
-    if !silo.namespace.iter().any(|n| *n == name) {
+    if !silo.namespace.contains(&name) {
         log::warn!(
             "silo {} ({}): scheme {name}: is not in its namespace",
             silo.id,

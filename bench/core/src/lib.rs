@@ -343,7 +343,7 @@ fn ping<O: Os>(os: &O, turn: &AtomicU32) {
 /// The partner's move: wait for an odd turn, then hand it back.
 fn pong<O: Os>(os: &O, turn: &AtomicU32) {
     let mut now = turn.load(Ordering::Acquire);
-    while now % 2 == 0 {
+    while now.is_multiple_of(2) {
         os.futex_wait(turn, now);
         now = turn.load(Ordering::Acquire);
     }
