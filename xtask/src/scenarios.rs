@@ -308,6 +308,13 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "user_irq_notification",
+        expect: Expect::Pass {
+            must_contain: &["irq: 5 device interrupts arrived as notifications"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_affinity",
         expect: Expect::Pass {
             must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],

@@ -47,6 +47,7 @@ pub enum ObjectType {
     Reply = 2,
     Notification = 3,
     Memory = 4,
+    IrqLine = 5,
 }
 
 /// `HandleInfo` result: object type in bits 32.., rights in bits 0..32.

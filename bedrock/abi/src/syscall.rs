@@ -111,10 +111,17 @@ pub enum Syscall {
     SchemeLookup = 48,
     /// `(memory handle) -> size in bytes` (needs MAP).
     MemSize = 49,
+    /// `(irq handle, notification handle, bits) -> 0`: each interrupt of
+    /// the line masks it and signals `bits` (needs WAIT on the line and
+    /// SIGNAL on the notification); the line is unmasked now.
+    IrqBind = 50,
+    /// `(irq handle) -> 0`: the driver handled the interrupt: unmask the
+    /// line again (needs WAIT).
+    IrqAck = 51,
 }
 
 impl Syscall {
-    const ALL: [Syscall; 36] = [
+    const ALL: [Syscall; 38] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -151,6 +158,8 @@ impl Syscall {
         Syscall::SchemeRegister,
         Syscall::SchemeLookup,
         Syscall::MemSize,
+        Syscall::IrqBind,
+        Syscall::IrqAck,
     ];
 
     pub fn from_raw(n: usize) -> Option<Syscall> {

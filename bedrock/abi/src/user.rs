@@ -152,6 +152,21 @@ pub mod ipc {
         unsafe { call(Syscall::MemSize, &[h as usize]) }
     }
 
+    pub fn irq_bind(irq: u32, notification: u32, bits: u64) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe {
+            call(
+                Syscall::IrqBind,
+                &[irq as usize, notification as usize, bits as usize],
+            )
+        }
+    }
+
+    pub fn irq_ack(irq: u32) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::IrqAck, &[irq as usize]) }
+    }
+
     pub fn notify_create() -> Result<u32, Errno> {
         // SAFETY: no pointers.
         unsafe { call(Syscall::NotifyCreate, &[]) }.map(|h| h as u32)

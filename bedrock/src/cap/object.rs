@@ -6,6 +6,7 @@ use bedrock_abi::ipc::ObjectType;
 use bedrock_abi::{Errno, Rights};
 
 use super::revoke::Link;
+use crate::ipc::irq_line::IrqLine;
 use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::Notification;
 use crate::ipc::port::{Port, ReplyObject};
@@ -17,6 +18,7 @@ pub enum Object {
     Reply(Arc<ReplyObject>),
     Notification(Arc<Notification>),
     Memory(Arc<MemoryObject>),
+    IrqLine(Arc<IrqLine>),
 }
 
 impl Object {
@@ -26,6 +28,7 @@ impl Object {
             Object::Reply(_) => ObjectType::Reply,
             Object::Notification(_) => ObjectType::Notification,
             Object::Memory(_) => ObjectType::Memory,
+            Object::IrqLine(_) => ObjectType::IrqLine,
         }
     }
 }
@@ -124,6 +127,13 @@ impl Cap {
 
 impl Drop for Cap {
     fn drop(&mut self) {
+        // The line's table entry holds one reference, this cap another:
+        // when no other cap remains, the line is given back.
+        if let Object::IrqLine(line) = &self.object
+            && Arc::strong_count(line) <= 2
+        {
+            line.release();
+        }
         if let Object::Port(p) = &self.object
             && self.rights.contains(Rights::RECEIVE)
         {

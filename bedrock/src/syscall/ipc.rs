@@ -392,3 +392,20 @@ pub fn scheme_lookup(silo: &Silo, ptr: u64, len: u64) -> SysResult {
         Cap::with_badge(Object::Port(port), Rights::CALL, silo.id),
     )
 }
+
+pub fn irq_bind(silo: &Silo, h: u64, n: u64, bits: u64) -> SysResult {
+    let notification = notification_of(silo, n, Rights::SIGNAL)?;
+    let line = with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::IrqLine(l) => c.check(Rights::WAIT).map(|()| l.clone()),
+        _ => Err(Errno::Inval),
+    })?;
+    line.bind(notification, bits).map(|()| 0)
+}
+
+pub fn irq_ack(silo: &Silo, h: u64) -> SysResult {
+    let line = with_cap(silo, h, Rights::NONE, |c| match &c.object {
+        Object::IrqLine(l) => c.check(Rights::WAIT).map(|()| l.clone()),
+        _ => Err(Errno::Inval),
+    })?;
+    line.ack().map(|()| 0)
+}

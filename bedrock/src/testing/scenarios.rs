@@ -54,6 +54,10 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("ipc_bad_messages", user_scenarios::ipc_bad_messages),
     ("ipc_shared_memory", user_scenarios::ipc_shared_memory),
     ("scheme_bulk_read", user_scenarios::scheme_bulk_read),
+    (
+        "user_irq_notification",
+        user_scenarios::user_irq_notification,
+    ),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
 ];
@@ -391,7 +395,7 @@ fn smp_all_cpus_online(ctx: &Context<'_>) -> Result<(), String> {
 
 static RTC_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-fn rtc_tick() {
+fn rtc_tick(_vector: u8) {
     crate::arch::x86_64::rtc::ack();
     RTC_TICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
 }

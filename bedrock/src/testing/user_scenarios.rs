@@ -371,3 +371,33 @@ pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
     expect_code0("stopper", &stopper)?;
     expect_code0("server", &server)
 }
+
+/// An IRQ line handed to a ring-3 silo: the RTC's interrupts arrive as
+/// notification bits; the silo acknowledges each.
+pub fn user_irq_notification(ctx: &Context<'_>) -> Result<(), String> {
+    use crate::arch::x86_64::rtc;
+    use crate::cap::{Cap, Object};
+    // The line is routed to this CPU: stay here while it is in use.
+    let me = crate::sched::current();
+    me.set_affinity(crate::sched::cpuset::CpuSet::single(
+        crate::arch::x86_64::percpu::current().index,
+    ));
+    crate::sched::yield_now();
+    let line =
+        crate::ipc::irq_line::IrqLine::isa(rtc::IRQ).map_err(|e| format!("irq line: {e}"))?;
+    let driver = start_with_cap(
+        ctx,
+        "irq-wait",
+        Cap::new(Object::IrqLine(line), bedrock_abi::Rights::WAIT),
+    )?;
+    rtc::set_periodic(Some(10));
+    // The RTC raises its next interrupt only after register C is read;
+    // the ring-3 driver has no port access, so the kernel re-arms it.
+    while driver.status().is_none() {
+        rtc::ack();
+        crate::sched::sleep_ns(5_000_000);
+    }
+    rtc::set_periodic(None);
+    me.set_affinity(crate::sched::cpuset::CpuSet::ALL);
+    expect_code0("irq driver", &driver)
+}

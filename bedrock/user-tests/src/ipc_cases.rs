@@ -239,3 +239,20 @@ pub fn bulk(args: &Args) -> R {
     say!("ipc bulk: 16 MiB shared read-only, checksum matched ({ms} ms)");
     stop(port)
 }
+
+/// A device interrupt (the kernel starts the RTC's periodic interrupt) as
+/// notification bits: bind, then wait and acknowledge five times.
+pub fn irq_wait(args: &Args) -> R {
+    let irq = port_arg(args)?;
+    let n = ipc::notify_create().map_err(|_| "notify create")?;
+    check!(ipc::irq_ack(irq) == Err(Errno::Inval), "ack before bind");
+    check!(ipc::irq_bind(irq, n, 0) == Err(Errno::Inval), "bind with no bits");
+    ipc::irq_bind(irq, n, 1 << 3).map_err(|_| "bind")?;
+    for _ in 0..5 {
+        let bits = ipc::wait(n, 2_000_000_000).map_err(|_| "no interrupt within 2 s")?;
+        check!(bits == 1 << 3, "wrong notification bits");
+        ipc::irq_ack(irq).map_err(|_| "ack")?;
+    }
+    say!("irq: 5 device interrupts arrived as notifications");
+    Ok(())
+}

@@ -40,6 +40,7 @@ fn main(args: &Args) -> i32 {
         "ipc-crash" => ipc_cases::crash_server(args),
         "ipc-badargs" => ipc_cases::bad_args(args),
         "ipc-bulk" => ipc_cases::bulk(args),
+        "irq-wait" => ipc_cases::irq_wait(args),
         "scheme-server" => scheme_cases::server(args),
         "scheme-client" => scheme_cases::client(args),
         "scheme-outsider" => scheme_cases::outsider(args),

@@ -1,6 +1,6 @@
 //! Device interrupt vectors (0x40..=0xef) and their in-kernel handlers.
-//! Ring-3 drivers will receive IRQs as notifications (IPC issue); until
-//! then a kernel handler can be attached to a vector.
+//! Ring-3 drivers receive IRQs as notifications through IRQ line objects
+//! (`ipc::irq_line`), which attach here like any kernel handler.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -20,8 +20,8 @@ pub enum IrqError {
 }
 
 /// Attaches `handler` to `vector`; it runs in interrupt context (interrupts
-/// off, no allocation, no blocking) before the EOI.
-pub fn attach(vector: u8, handler: fn()) -> Result<(), IrqError> {
+/// off, no allocation, no blocking) before the EOI, given the vector.
+pub fn attach(vector: u8, handler: fn(u8)) -> Result<(), IrqError> {
     let slot = slot(vector)?;
     slot.compare_exchange(0, handler as usize, Ordering::AcqRel, Ordering::Acquire)
         .map(|_| ())
@@ -46,8 +46,8 @@ pub fn dispatch(vector: u8) {
     let Ok(slot) = slot(vector) else { return };
     let f = slot.load(Ordering::Acquire);
     if f != 0 {
-        // SAFETY: only `attach` stores into the slot, always a `fn()`.
-        let handler: fn() = unsafe { core::mem::transmute::<usize, fn()>(f) };
-        handler();
+        // SAFETY: only `attach` stores into the slot, always a `fn(u8)`.
+        let handler: fn(u8) = unsafe { core::mem::transmute::<usize, fn(u8)>(f) };
+        handler(vector);
     }
 }
