@@ -315,6 +315,13 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "sys_introspection",
+        expect: Expect::Pass {
+            must_contain: &["sys: ", " silos and 2 CPUs listed"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_affinity",
         expect: Expect::Pass {
             must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],

@@ -89,6 +89,28 @@ pub struct SiloInfo {
     pub memory_bytes: u64,
 }
 
+/// One silo, as [`Syscall::SysSilos`] reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct SiloRecord {
+    pub id: u64,
+    pub threads: u64,
+    pub cpu_time_ns: u64,
+    pub memory_bytes: u64,
+    /// UTF-8, NUL-padded (cut at 32 bytes).
+    pub name: [u8; 32],
+}
+
+/// One CPU, as [`Syscall::SysCpus`] reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CpuRecord {
+    pub index: u32,
+    pub apic_id: u32,
+    /// Time the CPU spent idle since boot.
+    pub idle_ns: u64,
+}
+
 /// Largest single [`Syscall::LogWrite`] or [`Syscall::RandomBytes`] transfer.
 pub const MAX_IO_CHUNK: usize = 64 * 1024;
 

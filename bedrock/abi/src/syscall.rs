@@ -118,10 +118,15 @@ pub enum Syscall {
     /// `(irq handle) -> 0`: the driver handled the interrupt: unmask the
     /// line again (needs WAIT).
     IrqAck = 51,
+    /// `(records: *mut SiloRecord, capacity) -> live silos`: fills up to
+    /// `capacity` records (introspection; needs `sys` in the namespace).
+    SysSilos = 52,
+    /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
+    SysCpus = 53,
 }
 
 impl Syscall {
-    const ALL: [Syscall; 38] = [
+    const ALL: [Syscall; 40] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -160,6 +165,8 @@ impl Syscall {
         Syscall::MemSize,
         Syscall::IrqBind,
         Syscall::IrqAck,
+        Syscall::SysSilos,
+        Syscall::SysCpus,
     ];
 
     pub fn from_raw(n: usize) -> Option<Syscall> {

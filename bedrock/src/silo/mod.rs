@@ -219,6 +219,11 @@ pub fn get(id: SiloId) -> Option<Arc<Silo>> {
     SILOS.lock().get(&id).cloned()
 }
 
+/// Every live silo.
+pub fn all() -> Vec<Arc<Silo>> {
+    SILOS.lock().values().cloned().collect()
+}
+
 /// Number of live silos.
 pub fn count() -> usize {
     SILOS.lock().len()

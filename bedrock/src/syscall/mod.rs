@@ -8,6 +8,7 @@ mod futex;
 mod ipc;
 mod memory;
 mod misc;
+mod sys;
 mod thread;
 
 use bedrock_abi::{Errno, Syscall, encode};
@@ -82,6 +83,8 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::MemSize => ipc::mem_size(silo, a[0]),
         Syscall::IrqBind => ipc::irq_bind(silo, a[0], a[1], a[2]),
         Syscall::IrqAck => ipc::irq_ack(silo, a[0]),
+        Syscall::SysSilos => sys::silos(silo, a[0], a[1]),
+        Syscall::SysCpus => sys::cpus(silo, a[0], a[1]),
         Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
         Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
         // Numbers the ABI adds before this kernel handles them.

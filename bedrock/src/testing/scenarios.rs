@@ -58,6 +58,7 @@ pub const ALL: &[(&str, Scenario)] = &[
         "user_irq_notification",
         user_scenarios::user_irq_notification,
     ),
+    ("sys_introspection", user_scenarios::sys_introspection),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
 ];

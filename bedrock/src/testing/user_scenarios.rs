@@ -401,3 +401,16 @@ pub fn user_irq_notification(ctx: &Context<'_>) -> Result<(), String> {
     me.set_affinity(crate::sched::cpuset::CpuSet::ALL);
     expect_code0("irq driver", &driver)
 }
+
+/// Introspection for silos granted `sys`, refused to others.
+pub fn sys_introspection(ctx: &Context<'_>) -> Result<(), String> {
+    let with_sys = silo::Spawn {
+        caps: Vec::new(),
+        namespace: alloc::vec![String::from("sys")],
+    };
+    expect_code0("sys", &start_full(ctx, "sys", with_sys)?)?;
+    expect_code0(
+        "sys-denied",
+        &start_full(ctx, "sys-denied", silo::Spawn::default())?,
+    )
+}

@@ -41,6 +41,8 @@ fn main(args: &Args) -> i32 {
         "ipc-badargs" => ipc_cases::bad_args(args),
         "ipc-bulk" => ipc_cases::bulk(args),
         "irq-wait" => ipc_cases::irq_wait(args),
+        "sys" => sys_info(),
+        "sys-denied" => sys_denied(),
         "scheme-server" => scheme_cases::server(args),
         "scheme-client" => scheme_cases::client(args),
         "scheme-outsider" => scheme_cases::outsider(args),
@@ -405,5 +407,33 @@ fn affinity() -> Result<(), &'static str> {
     check!(rt::thread_join(id) == Ok(0), "the pinned worker ran on another CPU");
     check!(rt::set_affinity(0, (1 << cpus) - 1) == Ok(0), "unpinning");
     say!("affinity: pinned threads stayed on their CPUs, bad masks refused");
+    Ok(())
+}
+
+/// Introspection: this silo sees itself (and its CPU time and memory) in
+/// the silo list, and every CPU in the CPU list.
+fn sys_info() -> Result<(), &'static str> {
+    let mut silos = [bedrock_abi::SiloRecord::default(); 16];
+    let n = call6(Syscall::SysSilos, [silos.as_mut_ptr() as usize, silos.len(), 0, 0, 0, 0]).map_err(|_| "SysSilos")?;
+    check!(n >= 1, "no silo listed");
+    let mut info = SiloInfo::default();
+    // SAFETY: `info` is a valid, writable SiloInfo.
+    unsafe { rt::call(Syscall::SiloInfo, &[&mut info as *mut SiloInfo as usize]) }.map_err(|_| "silo info")?;
+    let me = silos[..n.min(16)].iter().find(|r| r.id == info.silo_id).ok_or("this silo is not listed")?;
+    check!(me.threads == 1 && me.memory_bytes > 0, "own record wrong");
+    check!(me.name.starts_with(b"usertest-sys"), "own name wrong");
+    let mut cpus = [bedrock_abi::CpuRecord::default(); 64];
+    let c = call6(Syscall::SysCpus, [cpus.as_mut_ptr() as usize, cpus.len(), 0, 0, 0, 0]).map_err(|_| "SysCpus")?;
+    check!(c == info.online_cpus as usize, "CPU count differs");
+    check!(call6(Syscall::SysSilos, [0x10, 4, 0, 0, 0, 0]) == Err(Errno::Fault), "bad buffer");
+    check!(call6(Syscall::SysSilos, [silos.as_mut_ptr() as usize, 1 << 40, 0, 0, 0, 0]) == Err(Errno::Inval), "huge capacity");
+    say!("sys: {n} silos and {c} CPUs listed");
+    Ok(())
+}
+
+fn sys_denied() -> Result<(), &'static str> {
+    let mut silos = [bedrock_abi::SiloRecord::default(); 4];
+    let r = call6(Syscall::SysSilos, [silos.as_mut_ptr() as usize, silos.len(), 0, 0, 0, 0]);
+    check!(r == Err(Errno::Perm), "introspection without sys in the namespace");
     Ok(())
 }
