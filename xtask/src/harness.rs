@@ -6,7 +6,7 @@
 //! Everything else (cargo's diagnostics, progress) goes to stderr.
 
 use std::env;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ use crate::packages::Host;
 use crate::process::describe;
 use crate::qemu::{self, Accel, Machine, Outcome, Serial, describe_status};
 use crate::scenarios::{self, Expect, SCENARIOS, Scenario};
+use crate::wasm::{self, EXAMPLES_DIR_VAR};
 use crate::workspace::Workspace;
 
 /// Lines of serial log shown under a failed scenario: enough for a panic
@@ -67,7 +68,8 @@ pub fn run(host: &Host, ws: &Workspace, options: &Options) -> Result<Tally> {
     let scenarios = select(options.filter.as_deref())?;
     let mut tally = Tally::default();
     if options.host_tests {
-        let host_tally = host_unit_tests(ws)?;
+        let examples_dir = wasm_examples(host, ws, options.profile, &mut tally);
+        let host_tally = host_unit_tests(ws, &examples_dir)?;
         tally.passed += host_tally.passed;
         tally.failed += host_tally.failed;
     }
@@ -121,9 +123,33 @@ fn select(filter: Option<&str>) -> Result<Vec<&'static Scenario>> {
     Ok(chosen)
 }
 
+/// Builds the wasm examples that the runtime-silo tests run, and returns
+/// the value of [`EXAMPLES_DIR_VAR`] for those tests: the examples'
+/// directory, or empty if the build failed (a failure of its own here, and
+/// the tests that need the examples then fail saying why, instead of
+/// skipping as they do when the variable is absent).
+fn wasm_examples(host: &Host, ws: &Workspace, profile: Profile, tally: &mut Tally) -> OsString {
+    eprintln!(
+        "xtask: building the wasm examples with {}",
+        host.toolchain.source
+    );
+    match wasm::build_examples(&host.toolchain, ws, profile) {
+        Ok(examples) => {
+            eprintln!("xtask: wasm examples in {}", examples.dir.display());
+            examples.dir.into_os_string()
+        }
+        Err(error) => {
+            report("wasm examples build", &[error.to_string()]);
+            tally.record(false);
+            OsString::new()
+        }
+    }
+}
+
 /// `cargo test --workspace` with the host toolchain (the `cargo` that
-/// started xtask), output captured in a log and shown on failure.
-fn host_unit_tests(ws: &Workspace) -> Result<Tally> {
+/// started xtask), output captured in a log and shown on failure; the
+/// runtime-silo tests find the wasm examples in `examples_dir`.
+fn host_unit_tests(ws: &Workspace, examples_dir: &OsStr) -> Result<Tally> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let log_path = ws.target_dir.join("host-tests.log");
     fs::create_dir_all(&ws.target_dir)
@@ -136,6 +162,7 @@ fn host_unit_tests(ws: &Workspace) -> Result<Tally> {
     command
         // Run every suite even after one fails, so the counts are complete.
         .args(["test", "--workspace", "--no-fail-fast"])
+        .env(EXAMPLES_DIR_VAR, examples_dir)
         .current_dir(&ws.root)
         .stdin(Stdio::null())
         .stdout(log)

@@ -209,6 +209,26 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `apt-get update`, for a caller that found apt's package lists empty or
+/// stale (a fresh container has none). `Ok(false)` where xtask may not run
+/// apt (not Debian, or not root): the caller then says what is missing.
+pub fn refresh_apt_lists() -> Result<bool> {
+    if installer() != Installer::Apt {
+        return Ok(false);
+    }
+    let [update, _] = apt_commands(&[]);
+    let mut command = Command::new("apt-get");
+    command
+        .args(&update)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::null())
+        .stdout(io::stderr());
+    eprintln!("xtask: {}", describe(&command));
+    run_until(&mut command, Instant::now() + APT_DEADLINE)
+        .context(|| "refreshing apt's package lists".into())?;
+    Ok(true)
+}
+
 /// The argument lists of the two apt-get runs.
 fn apt_commands(packages: &[&str]) -> [Vec<String>; 2] {
     let with_options = |rest: &[&str]| -> Vec<String> {
