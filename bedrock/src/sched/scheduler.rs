@@ -93,12 +93,15 @@ fn me() -> usize {
 
 /// The running thread.
 pub fn current() -> Arc<Thread> {
-    let _irq = IrqOff::new();
-    CPUS[me()]
-        .lock()
-        .current
-        .clone()
-        .expect("scheduler not running on this CPU")
+    let ptr = percpu::current_thread() as *const Thread;
+    assert!(!ptr.is_null(), "scheduler not running on this CPU");
+    // SAFETY: the pointer is the running thread, which is us: the CPU's
+    // state holds an Arc to it while it runs, and a thread that can still
+    // execute this code cannot have been freed.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Arc::from_raw(ptr)
+    }
 }
 
 /// Interrupts off for a scope, restored after.
@@ -133,6 +136,7 @@ pub fn init_cpu() {
     idle.last_cpu.store(cpu, Ordering::Relaxed);
     let mut state = CPUS[cpu].lock();
     state.idle = Some(idle.clone());
+    percpu::set_current_thread(Arc::as_ptr(&idle) as usize);
     state.current = Some(idle);
     state.slice_start = tsc::now_ns();
     IDLE[cpu].store(true, Ordering::Release);
@@ -420,6 +424,7 @@ pub fn schedule() {
     let mut state = CPUS[cpu].lock();
     state.slice_start = now;
     state.current = Some(next.clone());
+    percpu::set_current_thread(Arc::as_ptr(&next) as usize);
     arm_timer(&state, now, next.is_idle);
     if !switching {
         return;

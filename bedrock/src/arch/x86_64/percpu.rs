@@ -24,6 +24,10 @@ pub struct PerCpu {
     /// Kernel stack top of the running thread, loaded by syscall entry
     /// (`gs:[KERNEL_RSP_OFFSET]`); mirrors the TSS's RSP0.
     kernel_rsp: u64,
+    /// The running thread (`*const sched::thread::Thread`), for a
+    /// lock-free `sched::current()`: read with one GS-relative load, which
+    /// an interrupt cannot split.
+    current_thread: usize,
     /// Dense CPU number: 0 = boot CPU, then in bring-up order.
     pub index: usize,
     pub apic_id: u32,
@@ -34,6 +38,7 @@ pub struct PerCpu {
 /// Offsets used by the syscall entry assembly.
 pub const USER_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, user_rsp);
 pub const KERNEL_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, kernel_rsp);
+const CURRENT_THREAD_OFFSET: usize = core::mem::offset_of!(PerCpu, current_thread);
 
 // SAFETY: a PerCpu is only mutated by its own CPU before it is published;
 // afterwards other CPUs only read the immutable fields.
@@ -52,6 +57,7 @@ impl PerCpu {
             self_ptr: core::ptr::null(),
             user_rsp: 0,
             kernel_rsp: 0,
+            current_thread: 0,
             index,
             apic_id,
             tss: core::ptr::null_mut(),
@@ -128,4 +134,23 @@ pub fn set_kernel_stack(top: u64) {
             tss.privilege_stack_table[0] = x86_64::VirtAddr::new(top);
         }
     }
+}
+
+/// Records the thread this CPU now runs (called by the scheduler with
+/// interrupts off).
+pub fn set_current_thread(thread: usize) {
+    let me = current() as *const PerCpu as *mut PerCpu;
+    // SAFETY: this CPU's own block, written with interrupts off.
+    unsafe { (*me).current_thread = thread };
+}
+
+/// The thread this CPU runs, as recorded by [`set_current_thread`].
+pub fn current_thread() -> usize {
+    let t: usize;
+    // SAFETY: one load relative to this CPU's GS base; being a single
+    // instruction, a preemption cannot move us between CPUs halfway.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{off}]", out(reg) t, off = const CURRENT_THREAD_OFFSET, options(nostack, readonly, preserves_flags))
+    };
+    t
 }
