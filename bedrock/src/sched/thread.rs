@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -65,6 +66,9 @@ pub struct Thread {
     pub(super) is_idle: bool,
     /// Set when the thread must give up waiting (its silo is ending).
     interrupted: AtomicBool,
+    /// The outcome word of the futex wait in progress (a thread waits on at
+    /// most one futex at a time); shared with the waker's queue entry.
+    futex_state: Arc<AtomicU8>,
 }
 
 // SAFETY: `saved_rsp` is written only by the CPU switching away from the
@@ -111,6 +115,7 @@ impl Thread {
             exited: WaitQueue::new(),
             is_idle,
             interrupted: AtomicBool::new(false),
+            futex_state: Arc::new(AtomicU8::new(0)),
         }
     }
 
@@ -159,6 +164,11 @@ impl Thread {
     /// True once the thread was asked to stop waiting for good.
     pub fn is_interrupted(&self) -> bool {
         self.interrupted.load(Ordering::Acquire)
+    }
+
+    /// The thread's futex wait outcome word (see `syscall::futex`).
+    pub fn futex_state(&self) -> &Arc<AtomicU8> {
+        &self.futex_state
     }
 
     pub fn priority(&self) -> u8 {

@@ -7,8 +7,8 @@
 //! removes itself. Whoever wins the compare-exchange decides the outcome,
 //! so a wake is never lost and never counted twice.
 
-use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use bedrock_abi::Errno;
@@ -25,6 +25,7 @@ const WOKEN: u8 = 1;
 const GAVE_UP: u8 = 2;
 
 struct Waiter {
+    key: Key,
     thread: Arc<Thread>,
     generation: u32,
     state: Arc<AtomicU8>,
@@ -32,7 +33,16 @@ struct Waiter {
 
 type Key = (u64, u64);
 
-static FUTEXES: IrqSpin<BTreeMap<Key, VecDeque<Waiter>>> = IrqSpin::new(BTreeMap::new());
+/// Waiters hashed by key into buckets, each with its own lock (as Linux
+/// does): no global lock, and no allocation per wait once a bucket's
+/// vector has grown.
+const BUCKETS: usize = 64;
+static FUTEXES: [IrqSpin<Vec<Waiter>>; BUCKETS] = [const { IrqSpin::new(Vec::new()) }; BUCKETS];
+
+fn bucket(key: Key) -> &'static IrqSpin<Vec<Waiter>> {
+    let h = (key.0 ^ key.1.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    &FUTEXES[(h >> 58) as usize % BUCKETS]
+}
 
 fn key(silo: &Silo, addr: u64) -> Result<Key, Errno> {
     if !addr.is_multiple_of(4) {
@@ -54,9 +64,10 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
     read_word(addr)?;
     let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
     let me = crate::sched::current();
-    let state = Arc::new(AtomicU8::new(WAITING));
+    let state = me.futex_state();
+    state.store(WAITING, Ordering::Release);
     let generation = {
-        let mut table = FUTEXES.lock();
+        let mut waiters = bucket(key).lock();
         // Re-read under the lock: a waker changes the word before waking,
         // so a change between the caller's check and our block is seen.
         if read_word(addr)? != expected {
@@ -66,7 +77,8 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
             return Err(Errno::Intr);
         }
         let generation = crate::sched::prepare_block(&me);
-        table.entry(key).or_default().push_back(Waiter {
+        waiters.push(Waiter {
+            key,
             thread: me.clone(),
             generation,
             state: state.clone(),
@@ -80,13 +92,9 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
     {
         return Ok(0);
     }
-    let mut table = FUTEXES.lock();
-    if let Some(q) = table.get_mut(&key) {
-        q.retain(|w| !Arc::ptr_eq(&w.state, &state));
-        if q.is_empty() {
-            table.remove(&key);
-        }
-    }
+    bucket(key)
+        .lock()
+        .retain(|w| !(w.key == key && Arc::ptr_eq(&w.thread, &me)));
     Err(if me.is_interrupted() {
         Errno::Intr
     } else {
@@ -97,12 +105,15 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
 pub fn wake(silo: &Silo, addr: u64, count: u64) -> SysResult {
     let key = key(silo, addr)?;
     let mut woken = 0u64;
-    let mut table = FUTEXES.lock();
-    let Some(q) = table.get_mut(&key) else {
-        return Ok(0);
-    };
-    while woken < count {
-        let Some(w) = q.pop_front() else { break };
+    let mut waiters = bucket(key).lock();
+    let mut i = 0;
+    while i < waiters.len() && woken < count {
+        if waiters[i].key != key {
+            i += 1;
+            continue;
+        }
+        // `remove` keeps FIFO order among the waiters of one key.
+        let w = waiters.remove(i);
         if w.state
             .compare_exchange(WAITING, WOKEN, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
@@ -110,9 +121,6 @@ pub fn wake(silo: &Silo, addr: u64, count: u64) -> SysResult {
             crate::sched::wake(&w.thread, w.generation);
             woken += 1;
         }
-    }
-    if q.is_empty() {
-        table.remove(&key);
     }
     Ok(woken as usize)
 }
