@@ -322,6 +322,13 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "tlb_shootdown",
+        expect: Expect::Pass {
+            must_contain: &["#PF (page fault) at rip="],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_affinity",
         expect: Expect::Pass {
             must_contain: &["affinity: pinned threads stayed on their CPUs, bad masks refused"],

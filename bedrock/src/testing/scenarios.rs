@@ -59,6 +59,7 @@ pub const ALL: &[(&str, Scenario)] = &[
         user_scenarios::user_irq_notification,
     ),
     ("sys_introspection", user_scenarios::sys_introspection),
+    ("tlb_shootdown", user_scenarios::tlb_shootdown),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
 ];

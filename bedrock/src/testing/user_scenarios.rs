@@ -414,3 +414,14 @@ pub fn sys_introspection(ctx: &Context<'_>) -> Result<(), String> {
         &start_full(ctx, "sys-denied", silo::Spawn::default())?,
     )
 }
+
+/// A page unmapped by a thread on another CPU faults at once for a thread
+/// that had it in its TLB (cross-CPU TLB shootdown).
+pub fn tlb_shootdown(ctx: &Context<'_>) -> Result<(), String> {
+    match start(ctx, "shootdown")?.wait() {
+        ExitStatus::Fault { vector: 14, .. } => Ok(()),
+        other => Err(format!(
+            "shootdown silo ended with {other}, expected a page fault"
+        )),
+    }
+}

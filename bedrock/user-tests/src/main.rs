@@ -42,6 +42,7 @@ fn main(args: &Args) -> i32 {
         "ipc-bulk" => ipc_cases::bulk(args),
         "irq-wait" => ipc_cases::irq_wait(args),
         "sys" => sys_info(),
+        "shootdown" => shootdown(),
         "sys-denied" => sys_denied(),
         "scheme-server" => scheme_cases::server(args),
         "scheme-client" => scheme_cases::client(args),
@@ -436,4 +437,52 @@ fn sys_denied() -> Result<(), &'static str> {
     let r = call6(Syscall::SysSilos, [silos.as_mut_ptr() as usize, silos.len(), 0, 0, 0, 0]);
     check!(r == Err(Errno::Perm), "introspection without sys in the namespace");
     Ok(())
+}
+
+static SD_PAGE: AtomicU64 = AtomicU64::new(0);
+static SD_READY: AtomicU32 = AtomicU32::new(0);
+static SD_UNMAPPED: AtomicU32 = AtomicU32::new(0);
+
+/// Pinned to CPU 1: waits until the reader has the page in its TLB,
+/// unmaps it, and says so.
+extern "C" fn unmapper(_: usize) -> ! {
+    let _ = rt::set_affinity(0, 1 << 1);
+    rt::sleep_ns(1_000_000);
+    while SD_READY.load(Ordering::SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let page = SD_PAGE.load(Ordering::SeqCst) as usize;
+    let r = call6(Syscall::VmUnmap, [page, 4096, 0, 0, 0, 0]);
+    SD_UNMAPPED.store(if r.is_ok() { 1 } else { 2 }, Ordering::SeqCst);
+    rt::thread_exit(0)
+}
+
+/// TLB shootdown: this thread (pinned to CPU 0) keeps reading a page while
+/// a thread on CPU 1 unmaps it, never leaving the CPU; its next read must
+/// fault. With a stale TLB entry it would read freed memory instead. The
+/// scenario expects this silo to die with #PF at the page.
+fn shootdown() -> Result<(), &'static str> {
+    rt::set_affinity(0, 1).map_err(|_| "pin")?;
+    let page = rt::vm_map(4096, prot::READ | prot::WRITE).map_err(|_| "map")?;
+    SD_PAGE.store(page as u64, Ordering::SeqCst);
+    // SAFETY: our own RW page.
+    unsafe { (page as *mut u64).write_volatile(0x5eed) };
+    rt::thread_spawn(unmapper, 0, 0).map_err(|_| "spawn")?;
+    let mut sum = 0u64;
+    loop {
+        // SAFETY: mapped until the other thread unmaps it; after that the
+        // read must fault (that is the test).
+        sum = sum.wrapping_add(unsafe { (page as *const u64).read_volatile() });
+        SD_READY.store(1, Ordering::SeqCst);
+        match SD_UNMAPPED.load(Ordering::SeqCst) {
+            0 => continue,
+            1 => {
+                // SAFETY: unmapped now: this read must fault.
+                let v = unsafe { (page as *const u64).read_volatile() };
+                say!("shootdown: read {v:#x} (sum {sum}) from an unmapped page");
+                return Err("a stale TLB entry survived the unmap");
+            }
+            _ => return Err("unmap failed"),
+        }
+    }
 }
