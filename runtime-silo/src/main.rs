@@ -11,6 +11,8 @@
 //!   unknown import) or a component's `run` returned `err`: the message on
 //!   stderr and 1.
 
+mod bench;
+
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +58,26 @@ enum Command {
     },
     /// Run a silo manager speaking the line protocol on stdin/stdout.
     Serve,
+    /// Measure compile throughput, instantiation, deploy-to-first-output
+    /// and the compute kernels against wasmtime's default configuration;
+    /// print `key value` lines (or JSON).
+    Bench {
+        /// Directory of the built examples (`hello.wasm`, `compute.wasm`;
+        /// `cargo xtask examples --release` prints it). Default:
+        /// $BEDROCK_EXAMPLES_DIR.
+        #[arg(long, value_name = "DIR")]
+        examples: Option<PathBuf>,
+        /// Repetitions of each measurement (medians are reported).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Run every compute kernel at this scale instead of its default
+        /// (sized for a few hundred milliseconds).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        scale: Option<u32>,
+        /// Print one JSON object instead of `key value` lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +89,38 @@ fn main() -> ExitCode {
             args,
         } => run(env, dirs, wasm, args),
         Command::Serve => serve_stdio(),
+        Command::Bench {
+            examples,
+            runs,
+            scale,
+            json,
+        } => bench(examples, runs, scale, json),
+    }
+}
+
+fn bench(examples: Option<PathBuf>, runs: u32, scale: Option<u32>, json: bool) -> ExitCode {
+    let Some(examples) =
+        examples.or_else(|| std::env::var_os("BEDROCK_EXAMPLES_DIR").map(PathBuf::from))
+    else {
+        return fail(
+            "bench needs --examples DIR (or $BEDROCK_EXAMPLES_DIR): the directory `cargo xtask examples --release` builds into",
+        );
+    };
+    let options = bench::Options {
+        examples,
+        runs,
+        scale,
+    };
+    match bench::run(&options) {
+        Ok(report) if json => {
+            print!("{}", report.to_json());
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", report.to_lines());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("bench: {e:#}")),
     }
 }
 

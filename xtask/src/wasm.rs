@@ -63,16 +63,12 @@ enum WasmStd {
     /// The toolchain has it prebuilt, with its own wasi-libc and linker.
     Prebuilt,
     /// Built from source with `-Zbuild-std`, linked against the wasi-libc
-    /// in `libc_dir` by `linker` (`None`: the toolchain's `rust-lld`, the
-    /// target's default).
-    BuildStd {
-        libc_dir: PathBuf,
-        linker: Option<PathBuf>,
-    },
+    /// in `libc_dir` by `linker` (the toolchain's `rust-lld` or `wasm-ld`).
+    BuildStd { libc_dir: PathBuf, linker: PathBuf },
 }
 
-/// Whether `toolchain` ships a prebuilt standard library for wasm32-wasip1
-/// (then neither wasi-libc nor `wasm-ld` is needed).
+/// Whether the toolchain of `sysroot` ships a prebuilt standard library
+/// for wasm32-wasip1 (then neither wasi-libc nor `wasm-ld` is needed).
 pub fn has_prebuilt_std(sysroot: &Path) -> bool {
     sysroot
         .join("lib/rustlib")
@@ -164,13 +160,19 @@ fn wasm_std(toolchain: &CrossToolchain) -> Result<WasmStd> {
             libc_dir.join(CRT1_COMMAND).display()
         );
     }
+    // Named explicitly even when it is the toolchain's own `rust-lld`:
+    // outside self-contained mode rustc need not look for it in the sysroot.
     let linker = match toolchain.linker {
-        Linker::RustLld => None,
-        Linker::LdLld => Some(find_wasm_ld().ok_or_else(|| {
+        Linker::RustLld => toolchain
+            .sysroot
+            .join("lib/rustlib")
+            .join(&toolchain.host)
+            .join("bin/rust-lld"),
+        Linker::LdLld => find_wasm_ld().ok_or_else(|| {
             crate::error::Error::new(
                 "wasm-ld (LLVM's linker for wasm) not found: install lld (Debian: apt-get install lld)",
             )
-        })?),
+        })?,
     };
     Ok(WasmStd::BuildStd { libc_dir, linker })
 }
@@ -256,10 +258,7 @@ fn rustflags(std: &WasmStd) -> String {
     let WasmStd::BuildStd { libc_dir, linker } = std else {
         return String::new();
     };
-    let mut flags = Vec::new();
-    if let Some(linker) = linker {
-        flags.push(format!("-Clinker={}", linker.display()));
-    }
+    let mut flags = vec![format!("-Clinker={}", linker.display())];
     flags.push("-L".to_owned());
     flags.push(libc_dir.display().to_string());
     flags.push("-Clink-self-contained=no".to_owned());
@@ -274,10 +273,10 @@ fn rustflags(std: &WasmStd) -> String {
 mod tests {
     use super::*;
 
-    fn build_std(linker: Option<&str>) -> WasmStd {
+    fn build_std(linker: &str) -> WasmStd {
         WasmStd::BuildStd {
             libc_dir: DEBIAN_WASI_LIBC.into(),
-            linker: linker.map(PathBuf::from),
+            linker: linker.into(),
         }
     }
 
@@ -287,7 +286,7 @@ mod tests {
 
     #[test]
     fn build_std_links_against_debian_wasi_libc() {
-        let flags = rustflags(&build_std(Some("/usr/bin/wasm-ld-14")));
+        let flags = rustflags(&build_std("/usr/bin/wasm-ld-14"));
         let flags: Vec<_> = flags.split('\x1f').collect();
         assert_eq!(
             flags,
@@ -299,14 +298,16 @@ mod tests {
                 "-Clink-arg=/usr/lib/wasm32-wasi/crt1-command.o"
             ]
         );
-        // With the toolchain's rust-lld the target's default linker stays.
-        assert!(rustflags(&build_std(None)).starts_with("-L\x1f"));
         assert_eq!(rustflags(&WasmStd::Prebuilt), "");
     }
 
     #[test]
     fn cargo_arguments() {
-        let args = cargo_args(&build_std(None), Profile::Release, Path::new("/t/cross"));
+        let args = cargo_args(
+            &build_std("wasm-ld"),
+            Profile::Release,
+            Path::new("/t/cross"),
+        );
         let args = strings(&args);
         assert_eq!(
             args[..3],

@@ -1,0 +1,92 @@
+//! `runtime-silo bench`: the host-side figures of the runtime silo.
+//!
+//! Part of the binary, not of the library: Bedrock's runtime silo does not
+//! ship it. What it measures, with the examples built by `cargo xtask
+//! examples --release` (`hello.wasm`, `compute.wasm`):
+//! - compile throughput: KiB of wasm per second through validation and
+//!   Cranelift, with the silo engine configuration;
+//! - instantiation: a fresh store, WASI context and instance of a compiled
+//!   module (what every deploy pays, cache hit or not);
+//! - deploy-to-first-output through the silo manager: from
+//!   [`Manager::deploy`](runtime_silo::silo::Manager::deploy) to the first
+//!   byte `hello` writes, with an empty code cache (cold) and with the code
+//!   cached;
+//! - each compute kernel under the silo configuration and under wasmtime's
+//!   default one (`Config::default()`: Cranelift, signals-based traps with
+//!   guard pages, so no explicit bounds checks, no epoch checks), and the
+//!   silo configuration without epoch interruption, to split the cost.
+//!
+//! Every figure is the median of `--runs` repetitions. The output is
+//! `key value` lines (or one JSON object), see [`report`].
+
+mod compute;
+mod deploy;
+mod guest;
+mod host;
+mod report;
+mod stats;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub use report::Report;
+
+/// The goals of issue 3, printed with the figures.
+pub const GOAL_COMPUTE_RATIO: f64 = 1.15;
+pub const GOAL_CACHED_DEPLOY_MS: f64 = 2.0;
+
+/// What `runtime-silo bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The directory holding `hello.wasm` and `compute.wasm`.
+    pub examples: PathBuf,
+    /// Repetitions of each measurement; medians are reported.
+    pub runs: u32,
+    /// One scale for every compute kernel instead of each one's default
+    /// (which targets a few hundred milliseconds per run).
+    pub scale: Option<u32>,
+}
+
+/// Runs every measurement and collects the figures.
+pub fn run(options: &Options) -> Result<Report> {
+    let hello = read(&options.examples, "hello")?;
+    let compute = read(&options.examples, "compute")?;
+    let runs = options.runs.max(1) as usize;
+
+    let mut report = Report::default();
+    host::describe(&mut report, options);
+    eprintln!("bench: compiling");
+    guest::compile_throughput(
+        &mut report,
+        &[("hello", &hello), ("compute", &compute)],
+        runs,
+    )?;
+    eprintln!("bench: instantiating");
+    guest::instantiation(
+        &mut report,
+        &[("hello", &hello), ("compute", &compute)],
+        runs,
+    )?;
+    eprintln!("bench: deploying");
+    deploy::first_output(&mut report, &hello, runs)?;
+    eprintln!("bench: compute kernels");
+    compute::kernels(&mut report, &compute, runs, options.scale)?;
+    report.number("goal.compute_ratio_max", GOAL_COMPUTE_RATIO, 2);
+    report.number(
+        "goal.deploy_first_output_cached_ms_max",
+        GOAL_CACHED_DEPLOY_MS,
+        1,
+    );
+    Ok(report)
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).with_context(|| {
+        format!(
+            "reading {} (build the examples with `cargo xtask examples --release`)",
+            path.display()
+        )
+    })
+}
