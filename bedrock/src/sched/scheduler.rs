@@ -60,6 +60,8 @@ struct CpuState {
     migrate_prev: bool,
     sleepers: BinaryHeap<Reverse<Sleeper>>,
     slice_start: u64,
+    /// When the timer interrupt is programmed to fire, if it is.
+    timer_at: Option<u64>,
 }
 
 impl CpuState {
@@ -72,6 +74,7 @@ impl CpuState {
             migrate_prev: false,
             sleepers: BinaryHeap::new(),
             slice_start: 0,
+            timer_at: None,
         }
     }
 }
@@ -425,7 +428,7 @@ pub fn schedule() {
     state.slice_start = now;
     state.current = Some(next.clone());
     percpu::set_current_thread(Arc::as_ptr(&next) as usize);
-    arm_timer(&state, now, next.is_idle);
+    arm_timer(&mut state, now, next.is_idle);
     if !switching {
         return;
     }
@@ -465,12 +468,25 @@ fn finish_switch() {
 
 /// Programs the timer for the next event of this CPU: the end of the time
 /// slice when something runs, and the earliest sleeper's deadline.
-fn arm_timer(state: &CpuState, now: u64, idle: bool) {
+///
+/// Programming the timer is a device access (costly in a VM), and most
+/// switches would only push the deadline later: when an interrupt is
+/// already due no later than the new deadline, it is left alone; its
+/// handler re-evaluates and re-arms. An early interrupt costs less than a
+/// timer write on every switch.
+fn arm_timer(state: &mut CpuState, now: u64, idle: bool) {
     let slice_end = (!idle).then(|| now + policy::TIME_SLICE_NS);
     let sleeper = state.sleepers.peek().map(|Reverse(s)| s.deadline);
-    match slice_end.into_iter().chain(sleeper).min() {
-        Some(at) => apic::timer_arm(at),
-        None => apic::timer_disarm(),
+    let target = slice_end.into_iter().chain(sleeper).min();
+    let pending = state.timer_at.filter(|&at| at > now);
+    match (target, pending) {
+        (Some(at), Some(armed)) if armed <= at => {}
+        (Some(at), _) => {
+            apic::timer_arm(at);
+            state.timer_at = Some(at);
+        }
+        // Nothing to wake for: a pending interrupt is harmless, leave it.
+        (None, _) => {}
     }
 }
 
@@ -494,8 +510,11 @@ pub fn on_timer_interrupt() {
     for s in due {
         wake(&s.thread, s.generation);
     }
-    let state = CPUS[cpu].lock();
-    if let Some(current) = &state.current {
+    let mut state = CPUS[cpu].lock();
+    // This interrupt was the programmed one (or an earlier one): nothing
+    // is pending any more, whatever the clocks' rounding says.
+    state.timer_at = None;
+    if let Some(current) = state.current.clone() {
         let ran = now.saturating_sub(state.slice_start);
         let waiting = state.queue.best_priority();
         if current.is_idle && waiting.is_some()
@@ -503,7 +522,7 @@ pub fn on_timer_interrupt() {
         {
             NEED_RESCHED[cpu].store(true, Ordering::Release);
         }
-        arm_timer(&state, now, current.is_idle);
+        arm_timer(&mut state, now, current.is_idle);
     }
 }
 
