@@ -68,9 +68,16 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         Ok(info) => info,
         Err(e) => panic!("cannot boot: {e}"),
     };
-    if let Some(level) = Cmdline::parse(&boot_info.cmdline).log_level {
-        log::set_max_level(level_filter(level));
+    {
+        let early = Cmdline::parse(&boot_info.cmdline);
+        if let Some(level) = early.log_level {
+            log::set_max_level(level_filter(level));
+        }
+        if early.fpu_fxsave {
+            cpu::disable_xsave();
+        }
     }
+    cpu::init_xsave();
     let memory = kernel_space::init(&boot_info);
     // From here on the heap works; boot data lives as long as the kernel.
     let boot_info: &'static BootInfo = Box::leak(Box::new(boot_info));

@@ -238,6 +238,15 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "fpu_state_fxsave",
+        smp: 4,
+        cmdline: &["fpu=fxsave"],
+        expect: Expect::Pass {
+            must_contain: &["user FPU state by FXSAVE (512 bytes)"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "silo_memory_freed",
         ..DEFAULT
     },

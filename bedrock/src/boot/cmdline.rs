@@ -49,6 +49,10 @@ pub struct Cmdline<'a> {
     pub log_level: Option<LogLevel>,
     /// `init=<name>`: the boot archive program started at a normal boot.
     pub init: Option<&'a str>,
+    /// `fpu=fxsave`: save user FPU state with FXSAVE only (no XSAVE, no
+    /// AVX), for hypervisors that cannot emulate XRSTOR; `fpu=auto` is the
+    /// default.
+    pub fpu_fxsave: bool,
     /// `init.args=<a,b,...>`: init's arguments after its name, raw.
     init_args: Option<&'a str>,
     problems: ArrayVec<Problem<'a>, MAX_UNKNOWN>,
@@ -74,6 +78,14 @@ impl<'a> Cmdline<'a> {
                     }
                     None => Some(Problem::BadValue(word)),
                 },
+                ("fpu", Some("fxsave")) => {
+                    this.fpu_fxsave = true;
+                    None
+                }
+                ("fpu", Some("auto")) => {
+                    this.fpu_fxsave = false;
+                    None
+                }
                 ("init", Some(v)) if !v.is_empty() => {
                     this.init = Some(v);
                     None
@@ -82,7 +94,7 @@ impl<'a> Cmdline<'a> {
                     this.init_args = Some(v);
                     None
                 }
-                (bedrock_testproto::CMDLINE_KEY | "loglevel" | "init" | "init.args", _) => {
+                (bedrock_testproto::CMDLINE_KEY | "loglevel" | "init" | "init.args" | "fpu", _) => {
                     Some(Problem::BadValue(word))
                 }
                 _ => Some(Problem::Unknown(word)),
@@ -120,6 +132,12 @@ mod tests {
         let c = Cmdline::parse("  test=boot_banner   loglevel=debug init=shell");
         assert_eq!(c.test, Some("boot_banner"));
         assert_eq!(c.init, Some("shell"));
+        assert!(!c.fpu_fxsave);
+        assert!(Cmdline::parse("fpu=fxsave").fpu_fxsave);
+        assert_eq!(
+            Cmdline::parse("fpu=avx").problems(),
+            &[Problem::BadValue("fpu=avx")]
+        );
         assert_eq!(c.log_level, Some(LogLevel::Debug));
         assert!(c.problems().is_empty());
     }

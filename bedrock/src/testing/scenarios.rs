@@ -46,6 +46,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("user_sleep", user_scenarios::user_sleep),
     ("static_pie_load", user_scenarios::static_pie_load),
     ("fpu_state_per_thread", user_scenarios::fpu_state_per_thread),
+    ("fpu_state_fxsave", user_scenarios::fpu_state_fxsave),
     ("silo_memory_freed", user_scenarios::silo_memory_freed),
     ("ipc_ping_pong", user_scenarios::ipc_ping_pong),
     ("ipc_rights", user_scenarios::ipc_rights),

@@ -99,6 +99,17 @@ pub fn fpu_state_per_thread(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "fpu")
 }
 
+/// The same with `fpu=fxsave`: FXSAVE alone must keep threads apart too.
+pub fn fpu_state_fxsave(ctx: &Context<'_>) -> Result<(), String> {
+    ensure!(ctx.cmdline.fpu_fxsave, "boot with fpu=fxsave");
+    let (mode, _) = crate::arch::x86_64::cpu::fpu_mode();
+    ensure!(
+        mode == "FXSAVE",
+        "fpu=fxsave ignored: state saved by {mode}"
+    );
+    run_ok(ctx, "fpu")
+}
+
 pub fn static_pie_load(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "pie")
 }

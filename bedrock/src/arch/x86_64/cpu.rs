@@ -28,8 +28,8 @@ pub fn halt_forever() -> ! {
 }
 
 /// Enables what ring-3 code and the kernel rely on, on this CPU: SSE
-/// (FXSAVE/FXRSTOR and SIMD exceptions), XSAVE with AVX when available,
-/// and SMEP when available (the kernel never executes user pages).
+/// (FXSAVE/FXRSTOR and SIMD exceptions) and SMEP when available (the
+/// kernel never executes user pages). XSAVE comes with [`init_xsave`].
 pub fn init_features() {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     #[allow(unused_unsafe)]
@@ -50,7 +50,6 @@ pub fn init_features() {
         }
         Cr4::write(cr4);
     }
-    init_xsave();
 }
 
 /// Bytes of the register image of a user thread: the XSAVE area size for
@@ -63,9 +62,22 @@ static USE_XSAVE: AtomicBool = AtomicBool::new(false);
 /// PKRU) need extra kernel support and stay off.
 const XCR0_WANTED: u64 = 0b1110_0111;
 
-/// Enables XSAVE with every wanted component the CPU has (call on each
-/// CPU from `init_features`); without XSAVE, FXSAVE covers x87 and SSE.
-fn init_xsave() {
+/// Set by `fpu=fxsave`: no XSAVE, hence no AVX for user programs (some
+/// nested hypervisors cannot emulate XRSTOR).
+static XSAVE_DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// Keeps XSAVE (and AVX) off on every CPU; call before [`init_xsave`].
+pub fn disable_xsave() {
+    XSAVE_DISABLED.store(true, Ordering::Relaxed);
+}
+
+/// Enables XSAVE with every wanted component the CPU has, unless
+/// disabled (call on each CPU after `init_features`, once the command line
+/// is known); without XSAVE, FXSAVE covers x87 and SSE.
+pub fn init_xsave() {
+    if XSAVE_DISABLED.load(Ordering::Relaxed) {
+        return;
+    }
     use x86_64::registers::control::{Cr4, Cr4Flags};
     #[allow(unused_unsafe)]
     // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.

@@ -222,6 +222,7 @@ extern "C" fn ap_entry(index: u64) -> ! {
         panic!("cpu {index}: no IST stacks: {e:?}");
     }
     super::cpu::init_features();
+    super::cpu::init_xsave();
     super::syscall::init_cpu();
     info!("cpu {index} online (APIC ID {})", apic::id());
     crate::kmain::ap_main()
