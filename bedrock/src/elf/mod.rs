@@ -753,11 +753,8 @@ fn table(
     }
 }
 
-/// Plans loading `file`. For static-PIE the image's lowest page goes to
-/// `pie_base`, which must be page-aligned and keep every segment's
-/// `p_align` (typically 4 KiB, sometimes 2 MiB); [`required_alignment`]
-/// tells it in advance. For static executables `pie_base` is ignored.
-pub fn plan(file: &[u8], pie_base: u64) -> Result<LoadPlan, ElfError> {
+/// The checked header and the program headers of `file`.
+fn headers(file: &[u8]) -> Result<(Header, Vec<ProgramHeader>), ElfError> {
     let header = check_header(file)?;
     let ctx = Ctx::new(Container::Big, Endian::Little);
     let phdrs = ProgramHeader::parse(
@@ -767,6 +764,16 @@ pub fn plan(file: &[u8], pie_base: u64) -> Result<LoadPlan, ElfError> {
         ctx,
     )
     .map_err(|_| ElfError::Malformed("program headers"))?;
+    Ok((header, phdrs))
+}
+
+/// Plans loading `file`. For static-PIE the image's lowest page goes to
+/// `pie_base`, which must be page-aligned and keep every segment's
+/// `p_align` (typically 4 KiB, sometimes 2 MiB); [`required_alignment`]
+/// tells it in advance. For static executables `pie_base` is ignored.
+pub fn plan(file: &[u8], pie_base: u64) -> Result<LoadPlan, ElfError> {
+    let (header, phdrs) = headers(file)?;
+    let ctx = Ctx::new(Container::Big, Endian::Little);
 
     let mut loads: Vec<(usize, ProgramHeader)> = Vec::new();
     let (mut tls, mut dynamic, mut phdr, mut relro, mut stack) = (None, None, None, None, None);
@@ -999,15 +1006,7 @@ fn check_tls(
 /// `p_align` of the loadable segments, at least the page size), or the
 /// error [`plan`] would give for a file it cannot parse that far.
 pub fn required_alignment(file: &[u8]) -> Result<u64, ElfError> {
-    let header = check_header(file)?;
-    let ctx = Ctx::new(Container::Big, Endian::Little);
-    let phdrs = ProgramHeader::parse(
-        file,
-        header.e_phoff as usize,
-        usize::from(header.e_phnum),
-        ctx,
-    )
-    .map_err(|_| ElfError::Malformed("program headers"))?;
+    let (_, phdrs) = headers(file)?;
     let mut align = PAGE_SIZE;
     for (i, ph) in phdrs
         .iter()

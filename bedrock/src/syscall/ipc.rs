@@ -49,6 +49,21 @@ fn with_cap<R>(
     f(cap)
 }
 
+/// The object behind `h` as `pick` extracts it: a handle to any other kind
+/// of object is `Inval`, one without `needed` is `Acces`.
+fn object_of<T>(
+    silo: &Silo,
+    h: u64,
+    needed: Rights,
+    pick: impl FnOnce(&Cap) -> Option<T>,
+) -> Result<T, Errno> {
+    with_cap(silo, h, Rights::NONE, |c| {
+        let object = pick(c).ok_or(Errno::Inval)?;
+        c.check(needed)?;
+        Ok(object)
+    })
+}
+
 fn insert(silo: &Silo, cap: Cap) -> SysResult {
     let mut table = silo.handles.lock();
     table
@@ -203,12 +218,11 @@ fn deliver(
     write_message(into_addr, &out)
 }
 
-/// The port behind `h`: a handle to anything else is `Inval`, a port
-/// handle without `needed` is `Acces`.
+/// The port behind `h`, with the handle's badge.
 fn port_of(silo: &Silo, h: u64, needed: Rights) -> Result<(Arc<Port>, u64), Errno> {
-    with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::Port(p) => c.check(needed).map(|()| (p.clone(), c.badge)),
-        _ => Err(Errno::Inval),
+    object_of(silo, h, needed, |c| match &c.object {
+        Object::Port(p) => Some((p.clone(), c.badge)),
+        _ => None,
     })
 }
 
@@ -266,11 +280,24 @@ pub fn reply(silo: &Silo, h: u64, send: u64) -> SysResult {
     }
 }
 
-/// Like [`port_of`], for notifications.
 fn notification_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<Notification>, Errno> {
-    with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::Notification(n) => c.check(needed).map(|()| n.clone()),
-        _ => Err(Errno::Inval),
+    object_of(silo, h, needed, |c| match &c.object {
+        Object::Notification(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+fn memory_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<MemoryObject>, Errno> {
+    object_of(silo, h, needed, |c| match &c.object {
+        Object::Memory(m) => Some(m.clone()),
+        _ => None,
+    })
+}
+
+fn irq_line_of(silo: &Silo, h: u64) -> Result<Arc<crate::ipc::irq_line::IrqLine>, Errno> {
+    object_of(silo, h, Rights::WAIT, |c| match &c.object {
+        Object::IrqLine(l) => Some(l.clone()),
+        _ => None,
     })
 }
 
@@ -317,10 +344,7 @@ pub fn mem_create(silo: &Silo, size: u64) -> SysResult {
 }
 
 pub fn mem_size(silo: &Silo, h: u64) -> SysResult {
-    with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::Memory(m) => c.check(Rights::MAP).map(|()| m.size() as usize),
-        _ => Err(Errno::Inval),
-    })
+    memory_of(silo, h, Rights::MAP).map(|m| m.size() as usize)
 }
 
 pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
@@ -335,10 +359,7 @@ pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
     if prot.contains(Prot::EXEC) {
         needed = needed | Rights::EXECUTE;
     }
-    let object = with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::Memory(m) => c.check(needed).map(|()| m.clone()),
-        _ => Err(Errno::Inval),
-    })?;
+    let object = memory_of(silo, h, needed)?;
     let placement = if hint == 0 {
         Placement::Anywhere
     } else {
@@ -395,17 +416,11 @@ pub fn scheme_lookup(silo: &Silo, ptr: u64, len: u64) -> SysResult {
 
 pub fn irq_bind(silo: &Silo, h: u64, n: u64, bits: u64) -> SysResult {
     let notification = notification_of(silo, n, Rights::SIGNAL)?;
-    let line = with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::IrqLine(l) => c.check(Rights::WAIT).map(|()| l.clone()),
-        _ => Err(Errno::Inval),
-    })?;
+    let line = irq_line_of(silo, h)?;
     line.bind(notification, bits).map(|()| 0)
 }
 
 pub fn irq_ack(silo: &Silo, h: u64) -> SysResult {
-    let line = with_cap(silo, h, Rights::NONE, |c| match &c.object {
-        Object::IrqLine(l) => c.check(Rights::WAIT).map(|()| l.clone()),
-        _ => Err(Errno::Inval),
-    })?;
+    let line = irq_line_of(silo, h)?;
     line.ack().map(|()| 0)
 }
