@@ -262,6 +262,17 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "ipc_fast_path",
+        smp: 2,
+        expect: Expect::Pass {
+            must_contain: &[
+                "ipc fast: register calls, ReplyWait and single-copy data correct",
+                "ipc fast server: stopped",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "ipc_rights",
         expect: Expect::Pass {
             must_contain: &["ipc denied: calls without the right were refused"],

@@ -1,10 +1,11 @@
 //! IPC message layout, shared by callers, servers and the kernel.
 //!
 //! A message has a label (request kind, or status in a reply), four words
-//! (passed in registers by the kernel's fast path), up to
-//! [`MAX_DATA`] bytes of data (copied once, directly from the sender's
-//! buffer into the receiver's), and up to [`MAX_HANDLES`] handles moved or
-//! copied into the receiver's handle table.
+//! (passed in registers by `CallRegs`, the fast path for small calls), up
+//! to [`MAX_DATA`] bytes of data (copied once, directly from the sender's
+//! buffer into the receiver's: no kernel buffer), and up to
+//! [`MAX_HANDLES`] handles moved or copied into the receiver's handle
+//! table.
 
 use crate::rights::Rights;
 
@@ -36,7 +37,20 @@ pub struct Message {
     pub badge: u64,
     /// Receive: the single-use reply handle for this call.
     pub reply: u32,
+    /// Receive: how many data bytes the caller's reply buffer takes (a
+    /// longer reply is cut there; the caller sees the full length).
+    pub reply_capacity: u32,
+    /// Receive: [`flags`] of the call.
+    pub flags: u32,
     pub reserved: u32,
+}
+
+/// [`Message::flags`] bits.
+pub mod flags {
+    /// The call came through `CallRegs`: its reply is the label and the
+    /// words only; a reply carrying handles is refused (`Inval`), data is
+    /// cut (the caller learns its length).
+    pub const REGISTER_CALL: u32 = 1;
 }
 
 /// Kinds of kernel object a handle can name (`HandleInfo`).

@@ -123,12 +123,26 @@ pub enum Syscall {
     SysSilos = 52,
     /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
     SysCpus = 53,
+
+    // IPC fast paths.
+    /// `(port handle, label, w0, w1, w2, w3) -> 0`, with the reply in
+    /// registers: `rdi` = label, `rsi` = the reply's data length (its data
+    /// is not delivered: there is no buffer), `rdx`, `r10`, `r8`, `r9` =
+    /// words. A call that is only a label and four words, with no message
+    /// descriptor in memory (needs `CALL`). The server sees
+    /// `ipc::flags::REGISTER_CALL`; it cannot reply with handles.
+    CallRegs = 70,
+    /// `(reply handle or 0, send: *const Message, port handle, into: *mut
+    /// Message, timeout_ns or u64::MAX) -> 0`: `Reply` then `Receive` in
+    /// one call (a server's loop). A caller that went away meanwhile does
+    /// not stop the wait; other reply errors return before waiting.
+    ReplyWait = 71,
 }
 
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 40] = [
+    const ALL: [Syscall; 42] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -169,6 +183,8 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::SysSilos,
         Syscall::SysCpus,
+        Syscall::CallRegs,
+        Syscall::ReplyWait,
     ];
 
     /// The call numbered `n`. A `match` (a jump table) rather than a
@@ -215,6 +231,8 @@ impl Syscall {
             51 => Self::IrqAck,
             52 => Self::SysSilos,
             53 => Self::SysCpus,
+            70 => Self::CallRegs,
+            71 => Self::ReplyWait,
             _ => return None,
         })
     }

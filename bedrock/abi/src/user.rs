@@ -53,7 +53,7 @@ pub fn log(msg: &[u8]) -> Result<usize, Errno> {
 /// Typed wrappers for capabilities and IPC.
 pub mod ipc {
     use crate::ipc::Message;
-    use crate::{Errno, Rights, Syscall};
+    use crate::{Errno, Rights, Syscall, decode};
 
     use super::syscall as call;
 
@@ -133,6 +133,64 @@ pub mod ipc {
             call(
                 Syscall::Reply,
                 &[h as usize, send as *const Message as usize],
+            )
+        }
+    }
+
+    /// The reply to a [`call_regs`].
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct RegsReply {
+        pub label: u64,
+        pub words: [u64; crate::ipc::WORDS],
+        /// Data bytes the server sent (a register call receives none).
+        pub data_len: u64,
+    }
+
+    /// A call carrying only `label` and `words`, all in registers: the
+    /// fast path for small requests (`Syscall::CallRegs`).
+    #[inline]
+    pub fn call_regs(h: u32, label: u64, words: [u64; 4]) -> Result<RegsReply, Errno> {
+        let ret: usize;
+        let mut r = RegsReply::default();
+        // SAFETY: no pointers; the kernel returns the reply in rdi, rsi,
+        // rdx, r10, r8 and r9 and clobbers rcx and r11, as declared.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") Syscall::CallRegs as usize => ret,
+                inlateout("rdi") h as u64 => r.label,
+                inlateout("rsi") label => r.data_len,
+                inlateout("rdx") words[0] => r.words[0],
+                inlateout("r10") words[1] => r.words[1],
+                inlateout("r8") words[2] => r.words[2],
+                inlateout("r9") words[3] => r.words[3],
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack),
+            );
+        }
+        decode(ret).map(|_| r)
+    }
+
+    /// Answers `reply` (0: nothing to answer) with `send`, then waits for
+    /// the next call on `port` into `into` (`Syscall::ReplyWait`).
+    pub fn reply_wait(
+        reply: u32,
+        send: &Message,
+        port: u32,
+        into: &mut Message,
+        timeout_ns: u64,
+    ) -> Result<usize, Errno> {
+        // SAFETY: both descriptors and the buffers they name are ours.
+        unsafe {
+            call(
+                Syscall::ReplyWait,
+                &[
+                    reply as usize,
+                    send as *const Message as usize,
+                    port as usize,
+                    into as *mut Message as usize,
+                    timeout_ns as usize,
+                ],
             )
         }
     }

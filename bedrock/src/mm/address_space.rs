@@ -58,6 +58,15 @@ impl core::fmt::Display for WriteError {
     }
 }
 
+/// Which side of [`AddressSpace::copy_between`] was not accessible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyError {
+    /// The source range is not all readable (or the frames ran out).
+    Source,
+    /// The destination range is not all writable (or the frames ran out).
+    Destination,
+}
+
 impl core::fmt::Debug for AddressSpace {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("AddressSpace")
@@ -328,6 +337,91 @@ impl AddressSpace {
                     n,
                 )
             };
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Whether every byte of `[addr, addr + len)` lies in regions allowing
+    /// `access` (pages need not be committed yet).
+    pub fn allows(&self, addr: u64, len: u64, access: Access) -> bool {
+        self.vm.lock().check_range(addr, len, access).is_ok()
+    }
+
+    /// The kernel address of the byte at `va` (user address in a region
+    /// allowing `access`), committing its page if it is demand-zero and
+    /// not yet touched; `None` if the region does not allow `access` or
+    /// memory ran out. The caller holds `vm`, so the frame stays mapped.
+    fn frame_byte(&self, vm: &VmSpace, va: u64, access: Access) -> Option<*mut u8> {
+        let region = vm.fault_allowed(va, access).ok()?;
+        let page = va & !(PAGE_SIZE - 1);
+        let mapper = Mapper::new(self.root, &DirectMap);
+        if mapper.translate(page).is_none()
+            && (matches!(region.kind, Kind::Shared(_)) || !self.commit_page(page, region.prot))
+        {
+            return None;
+        }
+        let (phys, _) = mapper.translate(va)?;
+        Some(phys_to_virt(phys) as *mut u8)
+    }
+
+    /// Copies `len` bytes from `src_addr` in `src` to `dst_addr` in `dst`
+    /// (user addresses of any two address spaces, the same one included)
+    /// through the direct map: IPC's single copy from a sender's buffer
+    /// straight into a receiver's. Source bytes must be readable and
+    /// destination bytes writable by their silo; untouched demand-zero
+    /// pages are committed. Both region locks are held for the copy (taken
+    /// in address order, so two opposite copies cannot deadlock): no page
+    /// can be unmapped and reused meanwhile, and no page fault is taken.
+    pub fn copy_between(
+        dst: &AddressSpace,
+        dst_addr: u64,
+        src: &AddressSpace,
+        src_addr: u64,
+        len: usize,
+    ) -> Result<(), CopyError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let same = core::ptr::eq(dst, src);
+        let (first, second) = if (dst as *const AddressSpace) < (src as *const AddressSpace) {
+            (dst, src)
+        } else {
+            (src, dst)
+        };
+        let first_vm = first.vm.lock();
+        let second_vm = (!same).then(|| second.vm.lock());
+        let vm_of = |space: &AddressSpace| -> &VmSpace {
+            match &second_vm {
+                Some(v) if core::ptr::eq(space, second) => v,
+                _ => &first_vm,
+            }
+        };
+        let (dst_vm, src_vm) = (vm_of(dst), vm_of(src));
+        let (dst_end, src_end) = (
+            dst_addr.checked_add(len as u64),
+            src_addr.checked_add(len as u64),
+        );
+        if dst_end.is_none() || src_end.is_none() {
+            return Err(CopyError::Source);
+        }
+        let mut done = 0usize;
+        while done < len {
+            let (s, d) = (src_addr + done as u64, dst_addr + done as u64);
+            // The longest run inside one source page and one destination page.
+            let in_page = |a: u64| (PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize;
+            let n = in_page(s).min(in_page(d)).min(len - done);
+            let from = src
+                .frame_byte(src_vm, s, Access::Read)
+                .ok_or(CopyError::Source)?;
+            let to = dst
+                .frame_byte(dst_vm, d, Access::Write)
+                .ok_or(CopyError::Destination)?;
+            // SAFETY: both pointers are direct-map addresses of frames
+            // mapped in their spaces, which the held locks keep mapped;
+            // `n` stays inside both pages. Overlap (same frame) is possible
+            // only when copying within one space: `copy` handles it.
+            unsafe { core::ptr::copy(from, to, n) };
             done += n;
         }
         Ok(())

@@ -7,17 +7,19 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use bedrock_abi::ipc::{MAX_DATA, MAX_HANDLES, Message, handle_info};
+use bedrock_abi::ipc::{self, MAX_DATA, MAX_HANDLES, Message, handle_info};
 use bedrock_abi::{Errno, Rights};
 
 use super::SysResult;
 use crate::arch::x86_64::tsc;
-use crate::arch::x86_64::usercopy::{copy_from_user, copy_to_user};
+use crate::arch::x86_64::usercopy::{copy_from_user, copy_to_user, user_range_ok};
 use crate::cap::table::{Handle, TableError};
 use crate::cap::{Cap, Object};
 use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::{Notification, WaitError};
-use crate::ipc::port::{KMessage, Port};
+use crate::ipc::port::{KMessage, Port, Reply, ReplyTo, UserData};
+use crate::mm::address_space::CopyError;
+use crate::mm::vmspace::Access;
 use crate::mm::vmspace::{Placement, Prot, VmError};
 use crate::silo::Silo;
 
@@ -144,36 +146,40 @@ fn write_message(addr: u64, m: &Message) -> Result<(), Errno> {
     copy_to_user(addr, bytes).map_err(|_| Errno::Fault)
 }
 
-/// Copies a message to send into the kernel: data, and the handles it
-/// transfers (all checked first; nothing is taken if one is bad).
+/// Takes a message to send: checks the data buffer (it stays in the
+/// sender's memory until the receiver copies it, see `UserData`) and takes
+/// the handles it transfers (all checked first; nothing is taken if one is
+/// bad).
 fn take_message(silo: &Silo, m: &Message) -> Result<KMessage, Errno> {
     let count = m.handle_count as usize;
     if m.data_len > MAX_DATA as u64 || count > MAX_HANDLES || m.handle_move >> count != 0 {
         return Err(Errno::Inval);
     }
-    let mut data = vec![0u8; m.data_len as usize];
-    copy_from_user(&mut data, m.data).map_err(|_| Errno::Fault)?;
+    let data = user_data(silo, m.data, m.data_len as usize, Access::Read)?;
     let wanted = &m.handles[..count];
-    let mut table = silo.handles.lock();
-    for (i, &h) in wanted.iter().enumerate() {
-        let cap = table.get(h).map_err(bad)?;
-        cap.check(Rights::GRANT)?;
-        if matches!(cap.object, Object::Reply(_)) && m.handle_move & (1 << i) == 0 {
-            return Err(Errno::Inval);
+    let mut handles = Vec::new();
+    if count > 0 {
+        let mut table = silo.handles.lock();
+        for (i, &h) in wanted.iter().enumerate() {
+            let cap = table.get(h).map_err(bad)?;
+            cap.check(Rights::GRANT)?;
+            if matches!(cap.object, Object::Reply(_)) && m.handle_move & (1 << i) == 0 {
+                return Err(Errno::Inval);
+            }
+            if wanted[..i].contains(&h) {
+                return Err(Errno::Inval);
+            }
         }
-        if wanted[..i].contains(&h) {
-            return Err(Errno::Inval);
+        handles.reserve_exact(count);
+        for (i, &h) in wanted.iter().enumerate() {
+            let cap = if m.handle_move & (1 << i) != 0 {
+                table.remove(h).map_err(bad)?
+            } else {
+                let c = table.get(h).map_err(bad)?;
+                c.derive(c.rights, c.badge)?
+            };
+            handles.push(cap);
         }
-    }
-    let mut handles = Vec::with_capacity(count);
-    for (i, &h) in wanted.iter().enumerate() {
-        let cap = if m.handle_move & (1 << i) != 0 {
-            table.remove(h).map_err(bad)?
-        } else {
-            let c = table.get(h).map_err(bad)?;
-            c.derive(c.rights, c.badge)?
-        };
-        handles.push(cap);
     }
     Ok(KMessage {
         label: m.label,
@@ -183,39 +189,38 @@ fn take_message(silo: &Silo, m: &Message) -> Result<KMessage, Errno> {
     })
 }
 
-/// Delivers `k` into the receive buffer described by `into` (whose `data`
-/// and `data_len` give the buffer) and writes the descriptor back.
-/// `data_len` comes back as the full size; bytes beyond the buffer are
-/// dropped.
-fn deliver(
+/// `len` bytes at `addr` in the caller's memory, checked for `access`
+/// now (so that a bad buffer is the caller's `Fault`, not its peer's).
+fn user_data(
     silo: &Silo,
-    into_addr: u64,
-    into: &Message,
-    k: KMessage,
-    badge: u64,
-    reply: u32,
-) -> Result<(), Errno> {
-    let n = k
-        .data
-        .len()
-        .min(into.data_len.min(MAX_DATA as u64) as usize);
-    copy_to_user(into.data, &k.data[..n]).map_err(|_| Errno::Fault)?;
-    let mut out = Message {
-        label: k.label,
-        words: k.words,
-        data: into.data,
-        data_len: k.data.len() as u64,
-        badge,
-        reply,
-        ..Message::default()
-    };
+    addr: u64,
+    len: usize,
+    access: Access,
+) -> Result<Option<UserData>, Errno> {
+    if len == 0 {
+        return Ok(None);
+    }
+    if !user_range_ok(addr, len) || !silo.aspace.allows(addr, len as u64, access) {
+        return Err(Errno::Fault);
+    }
+    Ok(Some(UserData {
+        aspace: silo.aspace.clone(),
+        addr,
+        len,
+    }))
+}
+
+/// Moves `handles` into the silo's table, recording them in `out`.
+fn receive_handles(silo: &Silo, handles: Vec<Cap>, out: &mut Message) -> Result<(), Errno> {
+    if handles.is_empty() {
+        return Ok(());
+    }
     let mut table = silo.handles.lock();
-    for (i, cap) in k.handles.into_iter().enumerate() {
+    for (i, cap) in handles.into_iter().enumerate() {
         out.handles[i] = table.insert(cap).map_err(|_| Errno::MFile)?;
         out.handle_count += 1;
     }
-    drop(table);
-    write_message(into_addr, &out)
+    Ok(())
 }
 
 /// The port behind `h`, with the handle's badge.
@@ -232,40 +237,107 @@ pub fn call(silo: &Silo, h: u64, send: u64, recv: u64) -> SysResult {
     let into = read_message(recv)?;
     // Check now that the reply can be written back, before the call.
     write_message(recv, &into)?;
+    let capacity = into.data_len.min(MAX_DATA as u64) as usize;
+    let reply_to = ReplyTo {
+        buffer: user_data(silo, into.data, capacity, Access::Write)?,
+        handles: true,
+    };
     let k = take_message(silo, &m)?;
-    let reply = port.call(k, badge)?;
-    deliver(silo, recv, &into, reply, 0, 0)?;
+    let reply = port.call(k, reply_to, badge)?;
+    let mut out = Message {
+        label: reply.label,
+        words: reply.words,
+        data: into.data,
+        data_len: reply.data_len as u64,
+        ..Message::default()
+    };
+    receive_handles(silo, reply.handles, &mut out)?;
+    write_message(recv, &out)?;
     Ok(0)
+}
+
+/// `CallRegs`: a call whose message and reply are the label and the four
+/// words, passed in registers: no descriptor, no buffer touched.
+pub fn call_regs(silo: &Silo, a: [u64; 6]) -> Result<Reply, Errno> {
+    let (port, badge) = port_of(silo, a[0], Rights::CALL)?;
+    let k = KMessage {
+        label: a[1],
+        words: [a[2], a[3], a[4], a[5]],
+        ..KMessage::default()
+    };
+    port.call(k, ReplyTo::default(), badge)
 }
 
 pub fn receive(silo: &Silo, h: u64, into_addr: u64, timeout_ns: u64) -> SysResult {
     let (port, _) = port_of(silo, h, Rights::RECEIVE)?;
+    receive_from(silo, &port, into_addr, timeout_ns)
+}
+
+fn receive_from(silo: &Silo, port: &Port, into_addr: u64, timeout_ns: u64) -> SysResult {
     let into = read_message(into_addr)?;
     write_message(into_addr, &into)?;
+    let capacity = into.data_len.min(MAX_DATA as u64) as usize;
+    user_data(silo, into.data, capacity, Access::Write)?;
     let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
-    let got = port.receive(deadline)?;
-    let reply_cap = Cap::new(Object::Reply(Arc::new(got.reply)), Rights::NONE);
-    let reply = silo
-        .handles
-        .lock()
-        .insert(reply_cap)
-        .map_err(|_| Errno::MFile)?;
-    if let Err(e) = deliver(silo, into_addr, &into, got.message, got.badge, reply) {
-        // The caller must not wait for a reply that cannot come.
-        let _ = silo.handles.lock().remove(reply);
-        return Err(e);
+    loop {
+        let got = port.receive(deadline)?;
+        let message = got.message;
+        if let Some(data) = &message.data {
+            match data.copy_to(&silo.aspace, into.data, capacity) {
+                Ok(()) => {}
+                Err(CopyError::Source) => {
+                    // The caller unmapped its own buffer: its error; serve
+                    // the next call.
+                    got.reply.fail(Errno::Fault);
+                    continue;
+                }
+                Err(CopyError::Destination) => return Err(Errno::Fault),
+            }
+        }
+        let reply_capacity = got.reply.reply_to().capacity() as u32;
+        let register_call = got.reply.reply_to().buffer.is_none() && !got.reply.reply_to().handles;
+        let reply_cap = Cap::new(Object::Reply(Arc::new(got.reply)), Rights::NONE);
+        let reply = silo
+            .handles
+            .lock()
+            .insert(reply_cap)
+            .map_err(|_| Errno::MFile)?;
+        let mut out = Message {
+            label: message.label,
+            words: message.words,
+            data: into.data,
+            data_len: message.data_len() as u64,
+            badge: got.badge,
+            reply,
+            reply_capacity,
+            flags: if register_call {
+                ipc::flags::REGISTER_CALL
+            } else {
+                0
+            },
+            ..Message::default()
+        };
+        let delivered = receive_handles(silo, message.handles, &mut out)
+            .and_then(|()| write_message(into_addr, &out));
+        if let Err(e) = delivered {
+            // The caller must not wait for a reply that cannot come.
+            let _ = silo.handles.lock().remove(reply);
+            return Err(e);
+        }
+        return Ok(0);
     }
-    Ok(0)
 }
 
 pub fn reply(silo: &Silo, h: u64, send: u64) -> SysResult {
     let m = read_message(send)?;
     let h = handle(h)?;
-    if !matches!(
-        silo.handles.lock().get(h).map_err(bad)?.object,
-        Object::Reply(_)
-    ) {
-        return Err(Errno::Inval);
+    match &silo.handles.lock().get(h).map_err(bad)?.object {
+        // Checked before anything is taken from the table.
+        Object::Reply(r) if m.handle_count > 0 && !r.reply_to().handles => {
+            return Err(Errno::Inval);
+        }
+        Object::Reply(_) => {}
+        _ => return Err(Errno::Inval),
     }
     let k = take_message(silo, &m)?;
     let cap = silo.handles.lock().remove(h).map_err(bad)?;
@@ -278,6 +350,28 @@ pub fn reply(silo: &Silo, h: u64, send: u64) -> SysResult {
         Ok(r) => r.reply(k).map(|()| 0),
         Err(_) => Err(Errno::Inval),
     }
+}
+
+/// `ReplyWait`: answers `reply_h` (if not 0) and waits for the next call
+/// on `port_h`, in one system call — a server's loop costs one kernel
+/// entry per request. A caller gone meanwhile (`ConnReset`) does not stop
+/// the wait; any other reply error is returned before waiting.
+pub fn reply_wait(
+    silo: &Silo,
+    reply_h: u64,
+    send: u64,
+    port_h: u64,
+    into: u64,
+    timeout_ns: u64,
+) -> SysResult {
+    let (port, _) = port_of(silo, port_h, Rights::RECEIVE)?;
+    if reply_h != 0 {
+        match reply(silo, reply_h, send) {
+            Ok(_) | Err(Errno::ConnReset) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    receive_from(silo, &port, into, timeout_ns)
 }
 
 fn notification_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<Notification>, Errno> {

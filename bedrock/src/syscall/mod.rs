@@ -34,6 +34,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
     }
     let result = match Syscall::from_raw(frame.rax as usize) {
         None => Err(Errno::NoSys),
+        Some(Syscall::CallRegs) => call_regs(frame, a),
         Some(call) => match crate::silo::current() {
             None => Err(Errno::Perm),
             Some(silo) => handle(call, &silo, a),
@@ -41,6 +42,18 @@ pub fn dispatch(frame: &mut TrapFrame) {
     };
     frame.rax = encode(result) as u64;
     crate::silo::check_dying();
+}
+
+/// `CallRegs` returns its reply in the argument registers.
+fn call_regs(frame: &mut TrapFrame, a: [u64; 6]) -> SysResult {
+    let silo = crate::silo::current().ok_or(Errno::Perm)?;
+    let reply = ipc::call_regs(&silo, a)?;
+    // Handles never come back to a register call (the server is refused).
+    debug_assert!(reply.handles.is_empty());
+    frame.rdi = reply.label;
+    frame.rsi = reply.data_len as u64;
+    [frame.rdx, frame.r10, frame.r8, frame.r9] = reply.words;
+    Ok(0)
 }
 
 fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]) -> SysResult {
@@ -72,6 +85,8 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::Call => ipc::call(silo, a[0], a[1], a[2]),
         Syscall::Receive => ipc::receive(silo, a[0], a[1], a[2]),
         Syscall::Reply => ipc::reply(silo, a[0], a[1]),
+        Syscall::ReplyWait => ipc::reply_wait(silo, a[0], a[1], a[2], a[3], a[4]),
+        Syscall::CallRegs => unreachable!("handled in dispatch"),
         Syscall::NotifyCreate => ipc::notify_create(silo),
         Syscall::NotifySignal => ipc::notify_signal(silo, a[0], a[1]),
         Syscall::NotifyWait => ipc::notify_wait(silo, a[0], a[1]),

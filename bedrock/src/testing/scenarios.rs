@@ -49,6 +49,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("fpu_state_fxsave", user_scenarios::fpu_state_fxsave),
     ("silo_memory_freed", user_scenarios::silo_memory_freed),
     ("ipc_ping_pong", user_scenarios::ipc_ping_pong),
+    ("ipc_fast_path", user_scenarios::ipc_fast_path),
     ("ipc_rights", user_scenarios::ipc_rights),
     ("ipc_transfer_revoke", user_scenarios::ipc_transfer_revoke),
     ("ipc_server_killed", user_scenarios::ipc_server_killed),

@@ -278,6 +278,17 @@ pub fn ipc_ping_pong(ctx: &Context<'_>) -> Result<(), String> {
     expect_code0("server", &server)
 }
 
+/// Register-only calls, a `ReplyWait` server and single-copy data between
+/// two silos.
+pub fn ipc_fast_path(ctx: &Context<'_>) -> Result<(), String> {
+    use bedrock_abi::Rights;
+    let (server, client) = port_pair(Rights::CALL)?;
+    let server = start_with_cap(ctx, "ipc-fast-server", server)?;
+    let client = start_with_cap(ctx, "ipc-fast", client)?;
+    expect_code0("client", &client)?;
+    expect_code0("server", &server)
+}
+
 /// A handle without CALL is refused (and logged by the program); an
 /// attenuated duplicate cannot call while the original can.
 pub fn ipc_rights(ctx: &Context<'_>) -> Result<(), String> {

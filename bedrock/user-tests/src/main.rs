@@ -7,6 +7,7 @@
 #[macro_use]
 mod rt;
 mod ipc_cases;
+mod ipc_fast_cases;
 mod scheme_cases;
 mod bench;
 
@@ -40,6 +41,8 @@ fn main(args: &Args) -> i32 {
         "ipc-crash" => ipc_cases::crash_server(args),
         "ipc-badargs" => ipc_cases::bad_args(args),
         "ipc-bulk" => ipc_cases::bulk(args),
+        "ipc-fast-server" => ipc_fast_cases::server(args),
+        "ipc-fast" => ipc_fast_cases::client(args),
         "irq-wait" => ipc_cases::irq_wait(args),
         "sys" => sys_info(),
         "shootdown" => shootdown(),
