@@ -20,11 +20,19 @@
 //!   end).
 //! - `MKDIR`, `UNLINK`: data = path; no resource needed (sent to the
 //!   scheme's handle).
-//! - `READ_BULK` / `WRITE_BULK`: handles[0] = a shared memory object,
-//!   words[0] = offset in the resource, words[1] = length, words[2] =
-//!   offset in the object. Reply words[0] = bytes moved. For transfers
-//!   larger than a message: one copy, into memory both sides map.
-//! - `CLOSE`: the resource handle is closed by the client afterwards.
+//! - `READ_BULK` / `WRITE_BULK`: words[0] = offset in the resource,
+//!   words[1] = length, words[2] = offset in the shared memory object.
+//!   handles[0], if sent, is the object: the server attaches it to the
+//!   resource (maps it once) and later bulk calls without a handle use it.
+//!   Reply words[0] = bytes moved. For transfers larger than a message:
+//!   one copy, into memory both sides map.
+//! - `CLOSE`: sent to the resource; the server lets go of its state (the
+//!   attached object), then the client closes the handle.
+//! - `SEEK` is reserved: offsets travel with every call, so a file
+//!   position is the client's business.
+//!
+//! `user::scheme` is the client library, `user::scheme::server` the
+//! server's.
 
 pub const OPEN: u64 = 0x100;
 pub const READ: u64 = 0x101;

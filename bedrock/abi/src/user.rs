@@ -241,7 +241,10 @@ pub mod ipc {
     }
 }
 
-/// The client side of the scheme namespace and resource protocol.
+pub mod scheme_server;
+
+/// The client side of the scheme namespace and resource protocol (the
+/// server side: [`scheme::server`]).
 pub mod scheme {
     use crate::ipc::Message;
     use crate::{Errno, Syscall};
@@ -331,20 +334,60 @@ pub mod scheme {
         Ok((reply.data_len as usize).min(len))
     }
 
-    /// Reads `len` bytes at `offset` into shared memory object `memory` at
-    /// `memory_offset` (the bulk path); returns bytes read.
+    /// Reads `len` bytes at `offset` into the shared memory object at
+    /// `memory_offset` (the bulk path); returns bytes read. `Some(memory)`
+    /// attaches that object to the resource first (the server maps it
+    /// once); `None` uses the one attached before.
     pub fn read_bulk(
         resource: u32,
-        memory: u32,
+        memory: Option<u32>,
+        offset: u64,
+        len: u64,
+        memory_offset: u64,
+    ) -> Result<u64, Errno> {
+        bulk(
+            crate::scheme::READ_BULK,
+            resource,
+            memory,
+            offset,
+            len,
+            memory_offset,
+        )
+    }
+
+    /// Writes `len` bytes from the shared memory object at `memory_offset`
+    /// to the resource at `offset` (see [`read_bulk`]); returns bytes
+    /// written.
+    pub fn write_bulk(
+        resource: u32,
+        memory: Option<u32>,
+        offset: u64,
+        len: u64,
+        memory_offset: u64,
+    ) -> Result<u64, Errno> {
+        bulk(
+            crate::scheme::WRITE_BULK,
+            resource,
+            memory,
+            offset,
+            len,
+            memory_offset,
+        )
+    }
+
+    fn bulk(
+        label: u64,
+        resource: u32,
+        memory: Option<u32>,
         offset: u64,
         len: u64,
         memory_offset: u64,
     ) -> Result<u64, Errno> {
         let send = Message {
-            label: crate::scheme::READ_BULK,
+            label,
             words: [offset, len, memory_offset, 0],
-            handles: [memory, 0, 0, 0],
-            handle_count: 1,
+            handles: [memory.unwrap_or(0), 0, 0, 0],
+            handle_count: memory.is_some() as u32,
             ..Message::default()
         };
         let mut reply = Message::default();
@@ -352,4 +395,82 @@ pub mod scheme {
         status(&reply)?;
         Ok(reply.words[0])
     }
+
+    /// Writes `data` (at most `MAX_DATA` bytes) at `offset`; returns bytes
+    /// written.
+    pub fn write(resource: u32, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        let len = data.len().min(crate::ipc::MAX_DATA);
+        let send = Message {
+            label: crate::scheme::WRITE,
+            words: [offset, 0, 0, 0],
+            data: data.as_ptr() as u64,
+            data_len: len as u64,
+            ..Message::default()
+        };
+        let mut reply = Message::default();
+        call_port(resource, &send, &mut reply)?;
+        status(&reply)?;
+        Ok(reply.words[0] as usize)
+    }
+
+    /// The name of directory entry `index` into `name`; 0 past the end.
+    pub fn readdir(resource: u32, index: u64, name: &mut [u8]) -> Result<usize, Errno> {
+        let send = Message {
+            label: crate::scheme::READDIR,
+            words: [index, 0, 0, 0],
+            ..Message::default()
+        };
+        let mut reply = Message {
+            data: name.as_mut_ptr() as u64,
+            data_len: name.len() as u64,
+            ..Message::default()
+        };
+        call_port(resource, &send, &mut reply)?;
+        status(&reply)?;
+        Ok((reply.data_len as usize).min(name.len()))
+    }
+
+    /// `MKDIR` or `UNLINK` of `scheme:/path`.
+    fn path_call(label: u64, path: &str) -> Result<(), Errno> {
+        let (scheme, rest) = crate::scheme::split(path).ok_or(Errno::Inval)?;
+        let server = lookup(scheme)?;
+        let send = Message {
+            label,
+            data: rest.as_ptr() as u64,
+            data_len: rest.len() as u64,
+            ..Message::default()
+        };
+        let mut reply = Message::default();
+        let result = call_port(server, &send, &mut reply);
+        let _ = close(server);
+        result?;
+        status(&reply)
+    }
+
+    pub fn mkdir(path: &str) -> Result<(), Errno> {
+        path_call(crate::scheme::MKDIR, path)
+    }
+
+    pub fn unlink(path: &str) -> Result<(), Errno> {
+        path_call(crate::scheme::UNLINK, path)
+    }
+
+    /// Tells the server we are done with the resource (it lets go of any
+    /// attached bulk memory), then closes the handle.
+    pub fn close_resource(resource: u32) -> Result<(), Errno> {
+        let mut reply = Message::default();
+        let told = call_port(
+            resource,
+            &Message {
+                label: crate::scheme::CLOSE,
+                ..Message::default()
+            },
+            &mut reply,
+        )
+        .and_then(|_| status(&reply));
+        close(resource)?;
+        told
+    }
+
+    pub use super::scheme_server as server;
 }

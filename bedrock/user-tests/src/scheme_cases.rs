@@ -2,11 +2,11 @@
 //! client reading it through the bulk path, an outsider whose namespace
 //! lacks the scheme.
 
-use bedrock_abi::ipc::{MAX_DATA, Message};
+use bedrock_abi::ipc::Message;
 use bedrock_abi::user::scheme;
-use bedrock_abi::{Errno, Rights, prot};
+use bedrock_abi::{Errno, prot};
 
-use crate::rt::{self, Args, call6, ipc};
+use crate::rt::{self, Args, ipc};
 
 type R = Result<(), &'static str>;
 
@@ -21,7 +21,6 @@ macro_rules! check {
 const SIZE: u64 = 16 << 20;
 const STOP: u64 = 99;
 /// Badge of the one open resource (distinct from silo ids).
-const BIG: u64 = 1 << 40;
 const CHUNK: usize = 1 << 20;
 
 /// Content of `toy:/big` at `offset`.
@@ -29,74 +28,57 @@ fn byte(offset: u64) -> u8 {
     ((offset.wrapping_mul(131)) ^ (offset >> 13)) as u8
 }
 
-fn status_reply(reply: u32, e: Errno) -> R {
-    ipc::reply(reply, &Message { label: e as u64, ..Message::default() }).map(|_| ()).map_err(|_| "reply")
+/// The toy scheme: one read-only file, `/big`, of [`SIZE`] bytes of
+/// [`byte`], served through the ABI crate's server library.
+struct Toy {
+    open: u64,
+}
+
+/// The only resource id the toy hands out.
+const BIG_FILE: u64 = 7;
+
+impl scheme::server::Handler for Toy {
+    fn open(&mut self, _client: u64, path: &[u8], _flags: u64) -> Result<u64, Errno> {
+        if path != b"/big" {
+            return Err(Errno::NoEnt);
+        }
+        self.open += 1;
+        Ok(BIG_FILE)
+    }
+
+    fn read(&mut self, _resource: u64, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = (buf.len() as u64).min(SIZE.saturating_sub(offset)) as usize;
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = byte(offset + i as u64);
+        }
+        Ok(n)
+    }
+
+    fn stat(&mut self, _resource: u64) -> Result<scheme::server::Stat, Errno> {
+        Ok(scheme::server::Stat { size: SIZE, kind: bedrock_abi::scheme::KIND_FILE })
+    }
+
+    fn close(&mut self, _resource: u64) {
+        self.open -= 1;
+    }
+
+    fn other(&mut self, _badge: u64, label: u64, _words: [u64; 4]) -> (Result<[u64; 4], Errno>, scheme::server::Flow) {
+        if label == STOP {
+            (Ok([self.open, 0, 0, 0]), scheme::server::Flow::Stop)
+        } else {
+            (Err(Errno::Inval), scheme::server::Flow::Continue)
+        }
+    }
 }
 
 pub fn server(_: &Args) -> R {
     let port = ipc::port_create().map_err(|_| "port")?;
     scheme::register("toy", port).map_err(|_| "register")?;
-    let mut buf = [0u8; MAX_DATA];
-    loop {
-        let mut m = Message { data: buf.as_mut_ptr() as u64, data_len: buf.len() as u64, ..Message::default() };
-        ipc::receive(port, &mut m, u64::MAX).map_err(|_| "receive")?;
-        let on_big = m.badge == BIG;
-        match m.label {
-            bedrock_abi::scheme::OPEN if !on_big => {
-                let path = &buf[..(m.data_len as usize).min(MAX_DATA)];
-                if path != b"/big" {
-                    status_reply(m.reply, Errno::NoEnt)?;
-                    continue;
-                }
-                let h = ipc::mint(port, BIG, Rights::CALL | Rights::GRANT).map_err(|_| "mint")?;
-                let r = Message { handles: [h, 0, 0, 0], handle_count: 1, handle_move: 1, ..Message::default() };
-                ipc::reply(m.reply, &r).map_err(|_| "reply open")?;
-            }
-            bedrock_abi::scheme::STAT if on_big => {
-                let r = Message { words: [SIZE, bedrock_abi::scheme::KIND_FILE, 0, 0], ..Message::default() };
-                ipc::reply(m.reply, &r).map_err(|_| "reply stat")?;
-            }
-            bedrock_abi::scheme::READ if on_big => {
-                let [offset, len, ..] = m.words;
-                let n = len.min(MAX_DATA as u64).min(SIZE.saturating_sub(offset)) as usize;
-                for (i, b) in buf[..n].iter_mut().enumerate() {
-                    *b = byte(offset + i as u64);
-                }
-                let r = Message { data: buf.as_ptr() as u64, data_len: n as u64, ..Message::default() };
-                ipc::reply(m.reply, &r).map_err(|_| "reply read")?;
-            }
-            bedrock_abi::scheme::READ_BULK if on_big && m.handle_count == 1 => {
-                let [offset, len, at, _] = m.words;
-                let mem = m.handles[0];
-                let size = ipc::mem_size(mem).map_err(|_| "mem size")? as u64;
-                let n = len.min(SIZE.saturating_sub(offset));
-                if at.checked_add(n).is_none_or(|end| end > size) {
-                    let _ = ipc::close(mem);
-                    status_reply(m.reply, Errno::Inval)?;
-                    continue;
-                }
-                let addr = ipc::mem_map(mem, prot::READ | prot::WRITE).map_err(|_| "map")?;
-                // SAFETY: the kernel mapped `size` writable bytes at `addr`.
-                let dst = unsafe { core::slice::from_raw_parts_mut((addr as u64 + at) as *mut u8, n as usize) };
-                for (i, b) in dst.iter_mut().enumerate() {
-                    *b = byte(offset + i as u64);
-                }
-                call6(bedrock_abi::Syscall::VmUnmap, [addr, size as usize, 0, 0, 0, 0]).map_err(|_| "unmap")?;
-                let _ = ipc::close(mem);
-                let r = Message { words: [n, 0, 0, 0], ..Message::default() };
-                ipc::reply(m.reply, &r).map_err(|_| "reply bulk")?;
-            }
-            STOP => {
-                ipc::reply(m.reply, &Message::default()).map_err(|_| "reply stop")?;
-                say!("scheme server: stopped");
-                return Ok(());
-            }
-            _ => status_reply(m.reply, Errno::Inval)?,
-        }
-    }
+    scheme::server::serve(port, &mut Toy { open: 0 }).map_err(|_| "serve")?;
+    say!("scheme server: stopped");
+    Ok(())
 }
 
-/// Looks `name` up, retrying while the server is still starting.
 fn lookup_retry(name: &str) -> Result<u32, Errno> {
     for _ in 0..500 {
         match scheme::lookup(name) {
@@ -123,14 +105,28 @@ pub fn client(_: &Args) -> R {
     let t0 = rt::clock(bedrock_abi::ClockId::Monotonic);
     let mut offset = 0u64;
     while offset < SIZE {
-        let n = scheme::read_bulk(big, mem, offset, CHUNK as u64, 0).map_err(|_| "bulk read")?;
+        // The first call attaches the memory; the others reuse it.
+        let attach = (offset == 0).then_some(mem);
+        let n = scheme::read_bulk(big, attach, offset, CHUNK as u64, 0).map_err(|_| "bulk read")?;
         check!(n == CHUNK as u64, "short bulk read");
         check!(chunk.iter().enumerate().all(|(i, &b)| b == byte(offset + i as u64)), "bulk bytes differ");
         offset += n;
     }
     let ms = (rt::clock(bedrock_abi::ClockId::Monotonic) - t0) / 1_000_000;
-    check!(scheme::read_bulk(big, mem, 0, 2 * CHUNK as u64, 0) == Err(Errno::Inval), "oversized bulk read");
-    ipc::close(big).map_err(|_| "close")?;
+    check!(scheme::read_bulk(big, None, 0, 2 * CHUNK as u64, 0) == Err(Errno::Inval), "oversized bulk read");
+    check!(scheme::write(big, 0, b"x") == Err(Errno::Perm), "write to a read-only toy file");
+    check!(scheme::readdir(big, 0, &mut small) == Err(Errno::Inval), "readdir of a file");
+    check!(scheme::mkdir("toy:/dir") == Err(Errno::Perm), "mkdir on the toy scheme");
+    // A label outside the protocol, and a register-only OPEN (no handle
+    // could come back): errors, and the server goes on.
+    let mut r = Message::default();
+    ipc::call_port(big, &Message { label: 0x777, ..Message::default() }, &mut r).map_err(|_| "odd label")?;
+    check!(scheme::status(&r) == Err(Errno::Inval), "unknown label not refused");
+    scheme::close_resource(big).map_err(|_| "close")?;
+    let server = lookup_retry("toy").map_err(|_| "lookup")?;
+    let odd = ipc::call_regs(server, bedrock_abi::scheme::OPEN, [0; 4]).map_err(|_| "register open")?;
+    check!(odd.label == Errno::Inval as u64, "register-only OPEN not refused");
+    let _ = ipc::close(server);
     say!("scheme client: read 16 MiB of toy:/big byte-exact through the bulk path ({ms} ms)");
     Ok(())
 }
@@ -148,5 +144,7 @@ pub fn stop(_: &Args) -> R {
     let server = lookup_retry("toy").map_err(|_| "lookup")?;
     let mut r = Message::default();
     ipc::call_port(server, &Message { label: STOP, ..Message::default() }, &mut r).map_err(|_| "stop")?;
+    // Every resource opened was closed again.
+    check!(r.words[0] == 0, "the toy server still has open resources");
     Ok(())
 }
