@@ -129,44 +129,66 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
 /// init's exit is the end of the system's work.
 fn run_init(info: &BootInfo, cmdline: &Cmdline<'_>) -> ! {
     let name = cmdline.init.unwrap_or("init");
-    let archive = info.modules.first().and_then(|m| {
-        // SAFETY: validated module memory in RAM, reserved from the frame
-        // allocator and covered by the direct map for the kernel's lifetime.
-        let bytes = unsafe {
-            core::slice::from_raw_parts(
-                phys_to_virt(m.range.start) as *const u8,
-                m.range.len() as usize,
-            )
-        };
-        crate::initrd::Archive::parse(bytes)
-            .inspect_err(|e| warn!("boot module 0 is not a boot archive: {e}"))
-            .ok()
-    });
-    let argv: Vec<&str> = core::iter::once(name).chain(cmdline.init_args()).collect();
-    let code = match archive.as_ref().and_then(|a| a.find(name)) {
-        None => {
-            warn!("no \"{name}\" in the boot archive; nothing to run");
-            ExitCode::Success
+    let args: Vec<&str> = cmdline.init_args().collect();
+    let code = match start_init(info, name, &args) {
+        Err(e) => {
+            log::error!("cannot start {name}: {e}");
+            ExitCode::Failure
         }
-        Some(file) => match crate::silo::spawn_elf(name, file.data, &argv, &[]) {
-            Err(e) => {
-                log::error!("cannot start {name}: {e}");
+        Ok(None) => ExitCode::Success,
+        Ok(Some(silo)) => {
+            let status = silo.wait();
+            info!("{name} ended: {status}");
+            if status == crate::silo::ExitStatus::Code(0) {
+                ExitCode::Success
+            } else {
                 ExitCode::Failure
             }
-            Ok(silo) => {
-                let status = silo.wait();
-                info!("{name} ended: {status}");
-                if status == crate::silo::ExitStatus::Code(0) {
-                    ExitCode::Success
-                } else {
-                    ExitCode::Failure
-                }
-            }
-        },
+        }
     };
     info!("powering off");
     qemu_exit(code);
     cpu::halt_forever()
+}
+
+/// The boot archive (boot module 0), if there is one.
+pub fn boot_archive(info: &BootInfo) -> Option<&'static [u8]> {
+    let m = info.modules.first()?;
+    // SAFETY: validated module memory in RAM, reserved from the frame
+    // allocator and covered by the direct map for the kernel's lifetime.
+    Some(unsafe {
+        core::slice::from_raw_parts(
+            phys_to_virt(m.range.start) as *const u8,
+            m.range.len() as usize,
+        )
+    })
+}
+
+/// Starts program `name` of the boot archive as the first silo with
+/// `argv = [name, args...]`: it gets the archive as handle
+/// `BOOT_ARCHIVE_HANDLE` and the root namespace, whatever its name.
+/// `Ok(None)`: nothing to run (no archive, or no such program).
+pub fn start_init(
+    info: &BootInfo,
+    name: &str,
+    args: &[&str],
+) -> Result<Option<alloc::sync::Arc<crate::silo::Silo>>, alloc::string::String> {
+    let bytes = boot_archive(info);
+    let archive = bytes.and_then(|b| {
+        crate::initrd::Archive::parse(b)
+            .inspect_err(|e| warn!("boot module 0 is not a boot archive: {e}"))
+            .ok()
+    });
+    let (Some(bytes), Some(file)) = (bytes, archive.as_ref().and_then(|a| a.find(name))) else {
+        warn!("no \"{name}\" in the boot archive; nothing to run");
+        return Ok(None);
+    };
+    let argv: Vec<&str> = core::iter::once(name).chain(args.iter().copied()).collect();
+    let with =
+        crate::silo::Spawn::first(bytes).map_err(|e| alloc::format!("boot archive handle: {e}"))?;
+    crate::silo::spawn_elf_with(name, file.data, &argv, &[], with)
+        .map(Some)
+        .map_err(|e| alloc::format!("{e}"))
 }
 
 /// Reads ACPI and refines the TSC calibration with the best reference

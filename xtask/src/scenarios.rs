@@ -370,6 +370,26 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         ..DEFAULT
     },
+    Scenario {
+        name: "silo_spawn",
+        expect: Expect::Pass {
+            must_contain: &[
+                "silo-spawn: children spawned, waited for, faulted and killed; bad specs refused",
+                "(silo-echo) ended: exit code 42",
+                "(fault-pf) ended: #PF",
+                "kills silo",
+                "cannot grant scheme \"net\" to a child",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "silo_init_archive",
+        expect: Expect::Pass {
+            must_contain: &["silo-init: ", "child started with the root namespace"],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

@@ -13,6 +13,11 @@ pub enum Errno {
     Srch = 3,
     Intr = 4,
     Io = 5,
+    /// An argument (image, argument list, handle list) is larger than the
+    /// call allows.
+    TooBig = 7,
+    /// Not a loadable executable (malformed or unsupported ELF image).
+    NoExec = 8,
     /// Bad handle.
     BadF = 9,
     /// Try again (e.g. futex value changed).
@@ -44,12 +49,14 @@ pub enum Errno {
 }
 
 impl Errno {
-    const ALL: [Errno; 23] = [
+    const ALL: [Errno; 25] = [
         Errno::Perm,
         Errno::NoEnt,
         Errno::Srch,
         Errno::Intr,
         Errno::Io,
+        Errno::TooBig,
+        Errno::NoExec,
         Errno::BadF,
         Errno::Again,
         Errno::NoMem,
@@ -84,6 +91,8 @@ impl Errno {
             Errno::Srch => "no such thread or silo",
             Errno::Intr => "interrupted",
             Errno::Io => "I/O error",
+            Errno::TooBig => "argument too large",
+            Errno::NoExec => "not an executable",
             Errno::BadF => "bad handle",
             Errno::Again => "try again",
             Errno::NoMem => "out of memory",

@@ -62,6 +62,10 @@ pub enum ObjectType {
     Notification = 3,
     Memory = 4,
     IrqLine = 5,
+    /// A silo (`SiloSpawn`): wait for it, kill it.
+    Silo = 7,
+    /// A thread (`ThreadHandle`): wait for it.
+    Thread = 8,
 }
 
 /// `HandleInfo` result: object type in bits 32.., rights in bits 0..32.

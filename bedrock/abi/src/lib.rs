@@ -14,6 +14,7 @@ pub mod errno;
 pub mod ipc;
 pub mod rights;
 pub mod scheme;
+pub mod silo;
 pub mod syscall;
 #[cfg(target_arch = "x86_64")]
 pub mod user;

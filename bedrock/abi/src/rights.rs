@@ -28,8 +28,10 @@ impl Rights {
     pub const CALL: Rights = Rights(1 << 8);
     /// Receive calls from a port (be its server).
     pub const RECEIVE: Rights = Rights(1 << 9);
+    /// End a silo (`SiloKill`).
+    pub const KILL: Rights = Rights(1 << 10);
     /// Every right defined; other bits are an error.
-    pub const ALL: Rights = Rights((1 << 10) - 1);
+    pub const ALL: Rights = Rights((1 << 11) - 1);
 
     pub const fn bits(self) -> u32 {
         self.0

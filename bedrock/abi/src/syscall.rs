@@ -124,6 +124,34 @@ pub enum Syscall {
     /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
     SysCpus = 53,
 
+    // Silos and threads as capabilities (60..=69).
+    /// `(spec: *const silo::SpawnSpec) -> silo handle`: starts a new silo
+    /// from an ELF image in the caller's memory (see [`crate::silo`] for
+    /// the spec's rules). The handle has WAIT, KILL, GRANT and DUPLICATE.
+    /// Handles listed in the spec are copied (derived) or moved into the
+    /// child, which sees them from `FIRST_INITIAL_HANDLE` on, in order;
+    /// each needs GRANT. The child's namespace must be a subset of the
+    /// caller's (`Acces` otherwise). On any error nothing is taken from
+    /// the caller's table.
+    SiloSpawn = 60,
+    /// `(silo handle, timeout_ns or u64::MAX) -> status`: waits until every
+    /// thread of the silo is gone (needs WAIT) and returns its
+    /// [`crate::silo::ExitStatus`] encoded; `TimedOut` if it has not ended
+    /// by then (0 = poll).
+    SiloWait = 61,
+    /// `(silo handle) -> 0`: ends the silo with status `Killed` (needs
+    /// KILL); its threads leave at once, its memory is freed. No effect if
+    /// it already ended.
+    SiloKill = 62,
+    /// `(thread id or 0 for the caller) -> thread handle`: a capability for
+    /// a live thread of the caller's silo (WAIT, GRANT, DUPLICATE), e.g. to
+    /// hand to another silo. `Srch` for an unknown id.
+    ThreadHandle = 63,
+    /// `(thread handle, timeout_ns or u64::MAX) -> exit code as u32`:
+    /// waits for the thread to exit (needs WAIT). Unlike `ThreadJoin` it
+    /// can be repeated and works from any silo holding the handle.
+    ThreadWait = 64,
+
     // IPC fast paths.
     /// `(port handle, label, w0, w1, w2, w3) -> 0`, with the reply in
     /// registers: `rdi` = label, `rsi` = the reply's data length (its data
@@ -142,7 +170,7 @@ pub enum Syscall {
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 42] = [
+    const ALL: [Syscall; 47] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -183,6 +211,11 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::SysSilos,
         Syscall::SysCpus,
+        Syscall::SiloSpawn,
+        Syscall::SiloWait,
+        Syscall::SiloKill,
+        Syscall::ThreadHandle,
+        Syscall::ThreadWait,
         Syscall::CallRegs,
         Syscall::ReplyWait,
     ];
@@ -231,6 +264,11 @@ impl Syscall {
             51 => Self::IrqAck,
             52 => Self::SysSilos,
             53 => Self::SysCpus,
+            60 => Self::SiloSpawn,
+            61 => Self::SiloWait,
+            62 => Self::SiloKill,
+            63 => Self::ThreadHandle,
+            64 => Self::ThreadWait,
             70 => Self::CallRegs,
             71 => Self::ReplyWait,
             _ => return None,

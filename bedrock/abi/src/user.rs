@@ -474,3 +474,126 @@ pub mod scheme {
 
     pub use super::scheme_server as server;
 }
+
+/// Silos and threads as capabilities: spawn, wait, kill.
+pub mod silo {
+    use crate::silo::{MAX_SPAWN_HANDLES, SpawnSpec, pack};
+    use crate::{Errno, Syscall, prot};
+
+    pub use crate::silo::{BOOT_ARCHIVE_HANDLE, ExitStatus};
+
+    use super::syscall;
+
+    /// A handle given to a child: a derived copy, or the handle itself.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Pass {
+        Copy(u32),
+        Move(u32),
+    }
+
+    /// What [`spawn`] starts.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct SpawnArgs<'a> {
+        pub image: &'a [u8],
+        pub name: &'a str,
+        pub argv: &'a [&'a str],
+        pub envp: &'a [&'a str],
+        /// Scheme names (a subset of ours).
+        pub namespace: &'a [&'a str],
+        /// The child's initial handles, in order.
+        pub handles: &'a [Pass],
+        /// CPU mask for the child's threads; 0 = any.
+        pub affinity: u64,
+    }
+
+    /// Bytes of stack [`spawn`] packs `argv`, `envp` and `namespace` into
+    /// (`TooBig` beyond; build a [`SpawnSpec`] for more).
+    pub const PACK_BUFFER: usize = 4096;
+
+    /// Starts a silo; returns its handle (WAIT, KILL, GRANT, DUPLICATE).
+    pub fn spawn(a: &SpawnArgs<'_>) -> Result<u32, Errno> {
+        if a.handles.len() > MAX_SPAWN_HANDLES {
+            return Err(Errno::TooBig);
+        }
+        let mut buf = [0u8; PACK_BUFFER];
+        let argv_len = pack(a.argv, &mut buf)?;
+        let envp_len = pack(a.envp, &mut buf[argv_len..])?;
+        let ns_len = pack(a.namespace, &mut buf[argv_len + envp_len..])?;
+        let base = buf.as_ptr() as u64;
+        let mut spec = SpawnSpec {
+            image: a.image.as_ptr() as u64,
+            image_len: a.image.len() as u64,
+            name: a.name.as_ptr() as u64,
+            name_len: a.name.len() as u64,
+            argv: base,
+            argv_len: argv_len as u64,
+            envp: base + argv_len as u64,
+            envp_len: envp_len as u64,
+            namespace: base + (argv_len + envp_len) as u64,
+            namespace_len: ns_len as u64,
+            argc: a.argv.len() as u32,
+            envc: a.envp.len() as u32,
+            namespace_count: a.namespace.len() as u32,
+            handle_count: a.handles.len() as u32,
+            affinity: a.affinity,
+            ..SpawnSpec::default()
+        };
+        for (i, p) in a.handles.iter().enumerate() {
+            spec.handles[i] = match *p {
+                Pass::Copy(h) => h,
+                Pass::Move(h) => {
+                    spec.handle_move |= 1 << i;
+                    h
+                }
+            };
+        }
+        spawn_raw(&spec)
+    }
+
+    /// `SiloSpawn` with a spec built by hand. The kernel only reads the
+    /// memory the spec names, through checked copies (a bad pointer is
+    /// `Fault`), so this is safe whatever the spec holds.
+    pub fn spawn_raw(spec: &SpawnSpec) -> Result<u32, Errno> {
+        // SAFETY: the kernel reads `spec` and what it names, checked.
+        unsafe { syscall(Syscall::SiloSpawn, &[spec as *const SpawnSpec as usize]) }
+            .map(|h| h as u32)
+    }
+
+    /// Waits (up to `timeout_ns`, `u64::MAX` for ever) for the silo to end.
+    pub fn wait(h: u32, timeout_ns: u64) -> Result<ExitStatus, Errno> {
+        // SAFETY: no pointers.
+        let v = unsafe { syscall(Syscall::SiloWait, &[h as usize, timeout_ns as usize]) }?;
+        ExitStatus::decode(v as u64).ok_or(Errno::Unknown)
+    }
+
+    /// Ends the silo (status `Killed`).
+    pub fn kill(h: u32) -> Result<(), Errno> {
+        // SAFETY: no pointers.
+        unsafe { syscall(Syscall::SiloKill, &[h as usize]) }.map(|_| ())
+    }
+
+    /// A handle for thread `id` of our silo (0: the caller).
+    pub fn thread_handle(id: usize) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { syscall(Syscall::ThreadHandle, &[id]) }.map(|h| h as u32)
+    }
+
+    /// Waits for the thread behind `h` to exit; returns its exit code.
+    pub fn thread_wait(h: u32, timeout_ns: u64) -> Result<i32, Errno> {
+        // SAFETY: no pointers.
+        unsafe { syscall(Syscall::ThreadWait, &[h as usize, timeout_ns as usize]) }
+            .map(|c| c as u32 as i32)
+    }
+
+    /// Maps the boot archive we were given (see [`BOOT_ARCHIVE_HANDLE`])
+    /// read-only and returns its bytes (page-padded with zeros, which the
+    /// archive format allows after its trailer). Each call maps it again.
+    pub fn boot_archive() -> Result<&'static [u8], Errno> {
+        let size = super::ipc::mem_size(BOOT_ARCHIVE_HANDLE)?;
+        let addr = super::ipc::mem_map(BOOT_ARCHIVE_HANDLE, prot::READ)?;
+        // SAFETY: the kernel mapped `size` readable bytes at `addr` that
+        // stay mapped (we never unmap them) and that nobody can write (no
+        // handle to the archive has WRITE).
+        Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, size) })
+    }
+}

@@ -26,12 +26,19 @@
 //! [`write_newc`] is the matching encoder (files and directories, ino
 //! numbered from 1, uid/gid/mtime 0 so archives are reproducible); it is
 //! plain `alloc` code so that the host side can use the same format.
+//!
+//! Without the default `alloc` feature the parser still works (ring-3
+//! programs without a heap read the boot archive with it); it then finds
+//! duplicate names by rescanning, quadratic in the number of entries.
 
 #![no_std]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "alloc")]
 use alloc::collections::BTreeSet;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -253,10 +260,26 @@ fn read_entry(bytes: &[u8], at: usize) -> Result<Raw<'_>, Error> {
     })
 }
 
+/// Does an entry before offset `end` (entries up to there are valid) have
+/// `name`? The heap-free duplicate check.
+#[cfg_attr(feature = "alloc", allow(dead_code))]
+fn named_before(bytes: &[u8], end: usize, name: &str) -> bool {
+    let mut at = 0;
+    while at < end {
+        match read_entry(bytes, at) {
+            Ok(raw) if raw.name == name => return true,
+            Ok(raw) => at = raw.next,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 impl<'a> Archive<'a> {
     /// Validates the whole archive (see the module documentation).
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
         let mut at = 0;
+        #[cfg(feature = "alloc")]
         let mut names = BTreeSet::new();
         let mut files = 0;
         loop {
@@ -272,7 +295,11 @@ impl<'a> Archive<'a> {
                 }
                 return Ok(Archive { bytes, files });
             }
-            if !names.insert(raw.name) {
+            #[cfg(feature = "alloc")]
+            let duplicate = !names.insert(raw.name);
+            #[cfg(not(feature = "alloc"))]
+            let duplicate = named_before(bytes, at, raw.name);
+            if duplicate {
                 return Err(Error::DuplicateName { offset: at });
             }
             if raw.mode & S_IFMT == S_IFREG {
@@ -337,130 +364,137 @@ impl<'a> Iterator for Files<'a> {
     }
 }
 
-/// An entry to encode with [`write_newc`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NewEntry<'a> {
-    pub name: &'a str,
-    /// Type bits ([`S_IFREG`] or [`S_IFDIR`]) and permissions.
-    pub mode: u32,
-    pub data: &'a [u8],
-}
+#[cfg(feature = "alloc")]
+mod encode {
+    use super::*;
 
-impl<'a> NewEntry<'a> {
-    /// A regular file, mode 0644.
-    pub const fn file(name: &'a str, data: &'a [u8]) -> Self {
-        NewEntry {
-            name,
-            mode: S_IFREG | 0o644,
-            data,
-        }
+    /// An entry to encode with [`write_newc`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct NewEntry<'a> {
+        pub name: &'a str,
+        /// Type bits ([`S_IFREG`] or [`S_IFDIR`]) and permissions.
+        pub mode: u32,
+        pub data: &'a [u8],
     }
 
-    /// A directory, mode 0755.
-    pub const fn dir(name: &'a str) -> Self {
-        NewEntry {
-            name,
-            mode: S_IFDIR | 0o755,
-            data: &[],
-        }
-    }
-}
-
-/// Why [`write_newc`] refused its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncodeError {
-    /// Entry `index` has an empty name, a NUL in its name, or is named
-    /// `TRAILER!!!`.
-    BadName { index: usize },
-    /// Entry `index` is neither a regular file nor a directory, or is a
-    /// directory with data.
-    BadMode { index: usize },
-    /// Entry `index` has a name or data of 4 GiB or more.
-    TooLarge { index: usize },
-    /// Entry `index` repeats an earlier name.
-    DuplicateName { index: usize },
-}
-
-impl fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            EncodeError::BadName { index } => write!(f, "cpio: entry {index}: bad name"),
-            EncodeError::BadMode { index } => {
-                write!(f, "cpio: entry {index}: not a file or an empty directory")
+    impl<'a> NewEntry<'a> {
+        /// A regular file, mode 0644.
+        pub const fn file(name: &'a str, data: &'a [u8]) -> Self {
+            NewEntry {
+                name,
+                mode: S_IFREG | 0o644,
+                data,
             }
-            EncodeError::TooLarge { index } => write!(f, "cpio: entry {index}: too large"),
-            EncodeError::DuplicateName { index } => {
-                write!(f, "cpio: entry {index}: duplicate name")
+        }
+
+        /// A directory, mode 0755.
+        pub const fn dir(name: &'a str) -> Self {
+            NewEntry {
+                name,
+                mode: S_IFDIR | 0o755,
+                data: &[],
             }
         }
     }
-}
 
-impl core::error::Error for EncodeError {}
+    /// Why [`write_newc`] refused its input.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum EncodeError {
+        /// Entry `index` has an empty name, a NUL in its name, or is named
+        /// `TRAILER!!!`.
+        BadName { index: usize },
+        /// Entry `index` is neither a regular file nor a directory, or is a
+        /// directory with data.
+        BadMode { index: usize },
+        /// Entry `index` has a name or data of 4 GiB or more.
+        TooLarge { index: usize },
+        /// Entry `index` repeats an earlier name.
+        DuplicateName { index: usize },
+    }
 
-fn push_header(out: &mut Vec<u8>, fields: &[u32; 13]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.extend_from_slice(MAGIC);
-    for &v in fields {
-        for shift in (0..8).rev() {
-            out.push(HEX[((v >> (shift * 4)) & 0xf) as usize]);
+    impl fmt::Display for EncodeError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match *self {
+                EncodeError::BadName { index } => write!(f, "cpio: entry {index}: bad name"),
+                EncodeError::BadMode { index } => {
+                    write!(f, "cpio: entry {index}: not a file or an empty directory")
+                }
+                EncodeError::TooLarge { index } => write!(f, "cpio: entry {index}: too large"),
+                EncodeError::DuplicateName { index } => {
+                    write!(f, "cpio: entry {index}: duplicate name")
+                }
+            }
         }
     }
-}
 
-fn push_entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
-    let nlink = if mode & S_IFMT == S_IFDIR { 2 } else { 1 };
-    // Sizes were checked to fit in u32 by the caller.
-    let fields = [
-        ino,
-        mode,
-        0,
-        0,
-        nlink,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    push_header(out, &fields);
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    out.resize(out.len().next_multiple_of(4), 0);
-    out.extend_from_slice(data);
-    out.resize(out.len().next_multiple_of(4), 0);
-}
+    impl core::error::Error for EncodeError {}
 
-/// Encodes `entries`, in order, followed by the trailer.
-pub fn write_newc(entries: &[NewEntry<'_>]) -> Result<Vec<u8>, EncodeError> {
-    let mut names = BTreeSet::new();
-    let mut size = HEADER_LEN + TRAILER.len() + 4;
-    for (index, e) in entries.iter().enumerate() {
-        if e.name.is_empty() || e.name.contains('\0') || e.name == TRAILER {
-            return Err(EncodeError::BadName { index });
+    fn push_header(out: &mut Vec<u8>, fields: &[u32; 13]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(MAGIC);
+        for &v in fields {
+            for shift in (0..8).rev() {
+                out.push(HEX[((v >> (shift * 4)) & 0xf) as usize]);
+            }
         }
-        let kind = e.mode & S_IFMT;
-        if !(kind == S_IFREG || kind == S_IFDIR && e.data.is_empty()) {
-            return Err(EncodeError::BadMode { index });
-        }
-        if e.name.len() >= u32::MAX as usize || e.data.len() > u32::MAX as usize {
-            return Err(EncodeError::TooLarge { index });
-        }
-        if !names.insert(e.name) {
-            return Err(EncodeError::DuplicateName { index });
-        }
-        size = size.saturating_add(HEADER_LEN + e.name.len() + e.data.len() + 8);
     }
-    let mut out = Vec::with_capacity(size);
-    for (i, e) in entries.iter().enumerate() {
-        push_entry(&mut out, (i as u32).wrapping_add(1), e.mode, e.name, e.data);
+
+    fn push_entry(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
+        let nlink = if mode & S_IFMT == S_IFDIR { 2 } else { 1 };
+        // Sizes were checked to fit in u32 by the caller.
+        let fields = [
+            ino,
+            mode,
+            0,
+            0,
+            nlink,
+            0,
+            data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name.len() as u32 + 1,
+            0,
+        ];
+        push_header(out, &fields);
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.resize(out.len().next_multiple_of(4), 0);
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(4), 0);
     }
-    push_entry(&mut out, 0, 0, TRAILER, &[]);
-    Ok(out)
+
+    /// Encodes `entries`, in order, followed by the trailer.
+    pub fn write_newc(entries: &[NewEntry<'_>]) -> Result<Vec<u8>, EncodeError> {
+        let mut names = BTreeSet::new();
+        let mut size = HEADER_LEN + TRAILER.len() + 4;
+        for (index, e) in entries.iter().enumerate() {
+            if e.name.is_empty() || e.name.contains('\0') || e.name == TRAILER {
+                return Err(EncodeError::BadName { index });
+            }
+            let kind = e.mode & S_IFMT;
+            if !(kind == S_IFREG || kind == S_IFDIR && e.data.is_empty()) {
+                return Err(EncodeError::BadMode { index });
+            }
+            if e.name.len() >= u32::MAX as usize || e.data.len() > u32::MAX as usize {
+                return Err(EncodeError::TooLarge { index });
+            }
+            if !names.insert(e.name) {
+                return Err(EncodeError::DuplicateName { index });
+            }
+            size = size.saturating_add(HEADER_LEN + e.name.len() + e.data.len() + 8);
+        }
+        let mut out = Vec::with_capacity(size);
+        for (i, e) in entries.iter().enumerate() {
+            push_entry(&mut out, (i as u32).wrapping_add(1), e.mode, e.name, e.data);
+        }
+        push_entry(&mut out, 0, 0, TRAILER, &[]);
+        Ok(out)
+    }
 }
+#[cfg(feature = "alloc")]
+pub use encode::{EncodeError, NewEntry, write_newc};
 
 #[cfg(test)]
 mod tests {
@@ -741,6 +775,10 @@ mod tests {
             Archive::parse(&a).err(),
             Some(Error::DuplicateName { offset: dup_at })
         );
+        // The heap-free check (used without `alloc`) sees the same.
+        assert!(named_before(&a, dup_at, "x"));
+        assert!(!named_before(&a, dup_at, "y"));
+        assert!(!named_before(&a, 0, "x"));
     }
 
     #[test]

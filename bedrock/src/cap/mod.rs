@@ -15,4 +15,4 @@ pub mod table;
 mod object;
 
 #[cfg(kernel)]
-pub use object::{Cap, Object};
+pub use object::{Cap, Object, SiloRef, ThreadRef};

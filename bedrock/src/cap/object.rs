@@ -1,6 +1,6 @@
 //! Capabilities over kernel objects.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 
 use bedrock_abi::ipc::ObjectType;
 use bedrock_abi::{Errno, Rights};
@@ -10,6 +10,35 @@ use crate::ipc::irq_line::IrqLine;
 use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::Notification;
 use crate::ipc::port::{Port, ReplyObject};
+use crate::silo::{Ending, ExitStatus, Silo, SiloId};
+
+/// What a silo capability holds: the silo only weakly (so a handle to a
+/// dead silo frees its address space and handles, and silos holding
+/// handles to each other or to themselves make no cycle) and its
+/// [`Ending`] strongly (so the status stays readable after the end).
+pub struct SiloRef {
+    pub id: SiloId,
+    pub silo: Weak<Silo>,
+    pub end: Arc<Ending<ExitStatus>>,
+}
+
+impl SiloRef {
+    pub fn new(silo: &Arc<Silo>) -> SiloRef {
+        SiloRef {
+            id: silo.id,
+            silo: Arc::downgrade(silo),
+            end: silo.end.clone(),
+        }
+    }
+}
+
+/// What a thread capability holds: ids and the thread's exit code cell,
+/// never the thread (whose user context keeps its whole silo alive).
+pub struct ThreadRef {
+    pub silo: SiloId,
+    pub id: u64,
+    pub end: Arc<Ending<i32>>,
+}
 
 /// A kernel object a capability can name.
 #[derive(Clone)]
@@ -19,6 +48,8 @@ pub enum Object {
     Notification(Arc<Notification>),
     Memory(Arc<MemoryObject>),
     IrqLine(Arc<IrqLine>),
+    Silo(Arc<SiloRef>),
+    Thread(Arc<ThreadRef>),
 }
 
 impl Object {
@@ -29,6 +60,8 @@ impl Object {
             Object::Notification(_) => ObjectType::Notification,
             Object::Memory(_) => ObjectType::Memory,
             Object::IrqLine(_) => ObjectType::IrqLine,
+            Object::Silo(_) => ObjectType::Silo,
+            Object::Thread(_) => ObjectType::Thread,
         }
     }
 }

@@ -53,6 +53,24 @@ impl MemoryObject {
         })
     }
 
+    /// An object holding a copy of `bytes`, zero-padded to whole pages.
+    pub fn from_bytes(bytes: &[u8]) -> Result<MemoryObject, Errno> {
+        let size = (bytes.len() as u64).max(1).next_multiple_of(PAGE_SIZE);
+        let object = MemoryObject::new(size)?;
+        for (chunk, &f) in bytes.chunks(PAGE_SIZE as usize).zip(&object.frames) {
+            // SAFETY: the object's own frames, not mapped anywhere yet,
+            // reached through the direct map; a chunk is at most a page.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    chunk.as_ptr(),
+                    phys_to_virt(f) as *mut u8,
+                    chunk.len(),
+                )
+            };
+        }
+        Ok(object)
+    }
+
     pub fn size(&self) -> u64 {
         self.frames.len() as u64 * PAGE_SIZE
     }

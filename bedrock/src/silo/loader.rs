@@ -5,13 +5,15 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{Silo, spawn_user_thread};
+use super::{Silo, create_user_thread, start_user_thread};
 use crate::elf::stack::{StackError, initial_stack};
 use crate::elf::{self, ElfError, SegmentMemory};
 use crate::mm::address_space::{AddressSpace, WriteError};
 use crate::mm::paging::MapError;
 use crate::mm::vmspace::{Kind, Placement, Prot, USER_END, VmError};
 use crate::mm::{PAGE_SIZE, align_down, align_up};
+use crate::sched::cpuset::CpuSet;
+use crate::sched::thread::Thread;
 
 /// Where position-independent executables are loaded (never 0, so a null
 /// pointer stays a fault even for PIE code).
@@ -70,8 +72,70 @@ pub struct Spawn {
     /// Capabilities, given handles `FIRST_INITIAL_HANDLE..` in order (see
     /// `bedrock_abi::ipc`).
     pub caps: Vec<crate::cap::Cap>,
-    /// Scheme names the silo may look up.
+    /// Scheme names the silo may look up
+    /// (`bedrock_abi::silo::ROOT_NAMESPACE`: all).
     pub namespace: Vec<alloc::string::String>,
+    /// CPUs its threads start on (`None`: any).
+    pub affinity: Option<CpuSet>,
+}
+
+impl Spawn {
+    /// What the first silo starts with: the boot archive as a read-only
+    /// memory object (handle `bedrock_abi::silo::BOOT_ARCHIVE_HANDLE`: READ,
+    /// MAP, GRANT, DUPLICATE) and the root namespace, from which every
+    /// other silo's namespace is carved.
+    pub fn first(archive: &[u8]) -> Result<Spawn, bedrock_abi::Errno> {
+        use crate::cap::{Cap, Object};
+        use bedrock_abi::Rights;
+        let memory = crate::ipc::memory::MemoryObject::from_bytes(archive)?;
+        let rights = Rights::READ
+            .union(Rights::MAP)
+            .union(Rights::GRANT)
+            .union(Rights::DUPLICATE);
+        let archive = Cap::new(Object::Memory(Arc::new(memory)), rights);
+        Ok(Spawn {
+            caps: alloc::vec![archive],
+            namespace: alloc::vec![alloc::string::String::from(
+                bedrock_abi::silo::ROOT_NAMESPACE
+            )],
+            affinity: None,
+        })
+    }
+}
+
+/// A silo loaded and ready to run whose first thread has not started: the
+/// point where a spawn can still be abandoned without a trace (dropping it
+/// frees everything), or be committed with [`Prepared::start`], which
+/// cannot fail.
+pub struct Prepared {
+    silo: Arc<Silo>,
+    thread: Arc<Thread>,
+}
+
+impl Prepared {
+    /// The silo (not visible to `get`/`all` until started).
+    pub fn silo(&self) -> &Arc<Silo> {
+        &self.silo
+    }
+
+    /// Gives the silo `caps` (handles `FIRST_INITIAL_HANDLE..`; at most
+    /// `MAX_HANDLES_PER_SILO`) and starts it.
+    pub fn start(self, caps: Vec<crate::cap::Cap>) -> Arc<Silo> {
+        {
+            let mut table = self.silo.handles.lock();
+            for (i, cap) in caps.into_iter().enumerate() {
+                match table.insert(cap) {
+                    Ok(h) => {
+                        debug_assert_eq!(h, bedrock_abi::ipc::FIRST_INITIAL_HANDLE + i as u32)
+                    }
+                    Err(_) => log::warn!("silo {}: initial handle {i} dropped", self.silo.id),
+                }
+            }
+        }
+        self.silo.register();
+        start_user_thread(&self.silo, self.thread);
+        self.silo
+    }
 }
 
 /// Loads `file` into a new silo named `name` and starts it with `argv`
@@ -93,6 +157,26 @@ pub fn spawn_elf_with(
     envp: &[&str],
     with: Spawn,
 ) -> Result<Arc<Silo>, LoadError> {
+    let prepared = prepare_elf(
+        name,
+        file,
+        argv,
+        envp,
+        with.namespace,
+        with.affinity.unwrap_or(CpuSet::ALL),
+    )?;
+    Ok(prepared.start(with.caps))
+}
+
+/// Loads `file` into a new silo without starting it (see [`Prepared`]).
+pub fn prepare_elf(
+    name: &str,
+    file: &[u8],
+    argv: &[&str],
+    envp: &[&str],
+    namespace: Vec<alloc::string::String>,
+    affinity: CpuSet,
+) -> Result<Prepared, LoadError> {
     let plan = elf::plan(file, PIE_BASE).map_err(LoadError::Elf)?;
     let aspace = AddressSpace::new()?;
     for s in &plan.segments {
@@ -153,15 +237,9 @@ pub fn spawn_elf_with(
         id,
         alloc::string::String::from(name),
         aspace,
-        with.namespace,
+        namespace,
+        affinity,
     );
-    {
-        let mut table = silo.handles.lock();
-        for (i, cap) in with.caps.into_iter().enumerate() {
-            let h = table.insert(cap).map_err(|_| LoadError::NoMemory)?;
-            debug_assert_eq!(h, bedrock_abi::ipc::FIRST_INITIAL_HANDLE + i as u32);
-        }
-    }
     log::info!(
         "silo {} ({name}): {:?} image {:#x}..{:#x}, entry {:#x}, {} relocations",
         silo.id,
@@ -171,10 +249,6 @@ pub fn spawn_elf_with(
         plan.entry,
         plan.relocation_count
     );
-    if let Err(e) = spawn_user_thread(&silo, plan.entry, stack.rsp, 0, 0) {
-        silo.terminate(super::ExitStatus::Killed);
-        super::SILOS.lock().remove(&silo.id);
-        return Err(e.into());
-    }
-    Ok(silo)
+    let thread = create_user_thread(&silo, plan.entry, stack.rsp, 0, 0)?;
+    Ok(Prepared { silo, thread })
 }

@@ -6,8 +6,10 @@
 mod loader;
 mod user;
 
-pub use loader::{LoadError, Spawn, spawn_elf, spawn_elf_with};
-pub use user::{UserContext, spawn_user_thread, switch_user_state};
+pub use loader::{LoadError, Prepared, Spawn, prepare_elf, spawn_elf, spawn_elf_with};
+pub use user::{
+    UserContext, create_user_thread, spawn_user_thread, start_user_thread, switch_user_state,
+};
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -22,6 +24,7 @@ use crate::cap::Cap;
 use crate::cap::table::HandleTable;
 use crate::mm::address_space::AddressSpace;
 use crate::mm::vmspace::Access;
+use crate::sched::cpuset::CpuSet;
 use crate::sched::thread::{State, Thread};
 use crate::sched::wait::WaitQueue;
 use crate::sync::IrqSpin;
@@ -55,12 +58,71 @@ impl core::fmt::Display for ExitStatus {
     }
 }
 
+impl From<ExitStatus> for bedrock_abi::silo::ExitStatus {
+    fn from(s: ExitStatus) -> Self {
+        match s {
+            ExitStatus::Code(c) => Self::Code(c),
+            ExitStatus::Fault { vector, .. } => Self::Fault { vector },
+            ExitStatus::Killed => Self::Killed,
+        }
+    }
+}
+
+/// The end of a silo or a thread, set once: what capabilities to it hold
+/// instead of the silo or thread itself, so that a handle to something
+/// dead keeps a few bytes alive, not an address space (and a silo holding
+/// a handle to itself or to its parent makes no reference cycle).
+pub struct Ending<T> {
+    value: IrqSpin<Option<T>>,
+    queue: WaitQueue,
+}
+
+impl<T: Copy> Default for Ending<T> {
+    fn default() -> Self {
+        Ending {
+            value: IrqSpin::new(None),
+            queue: WaitQueue::new(),
+        }
+    }
+}
+
+impl<T: Copy> Ending<T> {
+    pub fn get(&self) -> Option<T> {
+        *self.value.lock()
+    }
+
+    /// Records the end (the first value wins) and wakes every waiter.
+    fn set(&self, v: T) {
+        {
+            let mut value = self.value.lock();
+            if value.is_none() {
+                *value = Some(v);
+            }
+        }
+        self.queue.wake_all();
+    }
+
+    /// Waits for the end until `deadline_ns`; `None` if it did not come by
+    /// then or the waiting thread was interrupted (its silo is ending).
+    pub fn wait(&self, deadline_ns: Option<u64>) -> Option<T> {
+        self.queue
+            .wait_while_until(|| self.value.lock().is_none(), deadline_ns);
+        self.get()
+    }
+}
+
 pub struct Silo {
     pub id: SiloId,
     pub name: String,
     pub aspace: Arc<AddressSpace>,
     threads: IrqSpin<Vec<Arc<Thread>>>,
+    /// Why the silo is ending (the first reason wins), set before its
+    /// threads have left.
     status: IrqSpin<Option<ExitStatus>>,
+    /// Set once the last thread has left; shared with silo capabilities.
+    pub end: Arc<Ending<ExitStatus>>,
+    /// CPUs new threads of the silo start on.
+    pub affinity: CpuSet,
     /// Set when the silo must end: its threads leave at their next kernel
     /// entry or exit.
     dying: AtomicBool,
@@ -72,7 +134,6 @@ pub struct Silo {
     pub handles: IrqSpin<HandleTable<Cap>>,
     /// Scheme names this silo may look up (its namespace view).
     pub namespace: Vec<String>,
-    exited: WaitQueue,
 }
 
 impl core::fmt::Debug for Silo {
@@ -93,27 +154,40 @@ impl Silo {
         NEXT_ID.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// A silo that is not running yet (see [`Silo::register`]).
     fn new(
         id: SiloId,
         name: String,
         aspace: Arc<AddressSpace>,
         namespace: Vec<String>,
+        affinity: CpuSet,
     ) -> Arc<Silo> {
-        let silo = Arc::new(Silo {
+        Arc::new(Silo {
             id,
             name,
             aspace,
             threads: IrqSpin::new(Vec::new()),
             status: IrqSpin::new(None),
+            end: Arc::new(Ending::default()),
+            affinity,
             dying: AtomicBool::new(false),
             exited_cpu_ns: AtomicU64::new(0),
             unjoined: IrqSpin::new(BTreeMap::new()),
             handles: IrqSpin::new(HandleTable::new(MAX_HANDLES_PER_SILO)),
             namespace,
-            exited: WaitQueue::new(),
-        });
-        SILOS.lock().insert(silo.id, silo.clone());
-        silo
+        })
+    }
+
+    /// Makes the silo visible (`get`, `all`, `sys`) as it starts.
+    fn register(self: &Arc<Self>) {
+        SILOS.lock().insert(self.id, self.clone());
+    }
+
+    /// Does the silo's namespace have scheme `name`?
+    pub fn sees(&self, name: &str) -> bool {
+        self.namespace
+            .iter()
+            .any(|n| n == name || n == bedrock_abi::silo::ROOT_NAMESPACE)
     }
 
     /// How the silo ended, once it has.
@@ -127,9 +201,7 @@ impl Silo {
 
     /// Waits until every thread of the silo has exited.
     pub fn wait(&self) -> ExitStatus {
-        self.exited
-            .wait_while(|| self.live_threads() > 0 || self.status.lock().is_none());
-        self.status().unwrap_or(ExitStatus::Killed)
+        self.end.wait(None).unwrap_or(ExitStatus::Killed)
     }
 
     pub fn live_threads(&self) -> usize {
@@ -185,6 +257,9 @@ impl Silo {
         self.exited_cpu_ns
             .fetch_add(t.cpu_time_ns(), Ordering::Relaxed);
         self.unjoined.lock().insert(t.id, code);
+        if let Some(u) = &t.user {
+            u.end.set(code);
+        }
         let last = {
             let mut threads = self.threads.lock();
             threads.retain(|x| x.id != t.id);
@@ -203,13 +278,9 @@ impl Silo {
             // are dropped outside the table's lock.
             let caps = self.handles.lock().drain();
             drop(caps);
-            log::info!(
-                "silo {} ({}) ended: {}",
-                self.id,
-                self.name,
-                self.status().unwrap_or(ExitStatus::Killed)
-            );
-            self.exited.wake_all();
+            let status = self.status().unwrap_or(ExitStatus::Killed);
+            log::info!("silo {} ({}) ended: {status}", self.id, self.name);
+            self.end.set(status);
         }
     }
 }

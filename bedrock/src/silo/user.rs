@@ -6,14 +6,13 @@ use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::Silo;
+use super::{Ending, Silo};
 use crate::arch::x86_64::cpu::FpuState;
 use crate::arch::x86_64::idt::{TrapFrame, return_to_frame};
 use crate::arch::x86_64::syscall::{USER_CS, USER_DS};
 use crate::arch::x86_64::{interrupts, paging};
 use crate::mm::kernel_space::kernel_root;
 use crate::mm::paging::MapError;
-use crate::sched::cpuset::CpuSet;
 use crate::sched::queue::DEFAULT_PRIORITY;
 use crate::sched::thread::Thread;
 
@@ -22,6 +21,8 @@ const IA32_FS_BASE: u32 = 0xc000_0100;
 /// What a thread of a silo has beyond a kernel thread.
 pub struct UserContext {
     pub silo: Arc<Silo>,
+    /// The thread's exit code once it has exited (thread capabilities).
+    pub end: Arc<Ending<i32>>,
     /// x87/SSE registers while the thread is off the CPU.
     fpu: UnsafeCell<FpuState>,
     fs_base: AtomicU64,
@@ -37,6 +38,7 @@ impl UserContext {
     pub fn new(silo: Arc<Silo>, fs_base: u64) -> Self {
         UserContext {
             silo,
+            end: Arc::new(Ending::default()),
             fpu: UnsafeCell::new(FpuState::initial()),
             fs_base: AtomicU64::new(fs_base),
         }
@@ -97,21 +99,43 @@ pub fn spawn_user_thread(
     arg: u64,
     tls: u64,
 ) -> Result<Arc<Thread>, MapError> {
+    let thread = create_user_thread(silo, entry, stack, arg, tls)?;
+    start_user_thread(silo, thread.clone());
+    Ok(thread)
+}
+
+/// Creates (but does not start) a thread of `silo` as
+/// [`spawn_user_thread`] would; dropping it instead leaves nothing behind.
+pub fn create_user_thread(
+    silo: &Arc<Silo>,
+    entry: u64,
+    stack: u64,
+    arg: u64,
+    tls: u64,
+) -> Result<Arc<Thread>, MapError> {
     let name = format!("{}:{}", silo.name, silo.live_threads());
     let user = UserContext::new(silo.clone(), tls);
-    let thread =
-        crate::sched::create(name, DEFAULT_PRIORITY, CpuSet::ALL, Some(user), move || {
+    crate::sched::create(
+        name,
+        DEFAULT_PRIORITY,
+        silo.affinity,
+        Some(user),
+        move || {
             let frame = TrapFrame::user_entry(entry, stack, arg);
             interrupts::disable_save();
             super::check_dying();
             // SAFETY: a fresh ring-3 context: user selectors, a user RIP and
             // RSP (validated by the callers), interrupts on in RFLAGS.
             unsafe { return_to_frame(&frame) }
-        })?;
+        },
+    )
+}
+
+/// Starts a thread made by [`create_user_thread`].
+pub fn start_user_thread(silo: &Silo, thread: Arc<Thread>) {
     // Registered before it can run, so even an instant exit is accounted.
     silo.add_thread(thread.clone());
-    crate::sched::start(thread.clone());
-    Ok(thread)
+    crate::sched::start(thread);
 }
 
 impl TrapFrame {

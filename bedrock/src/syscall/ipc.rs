@@ -53,7 +53,7 @@ fn with_cap<R>(
 
 /// The object behind `h` as `pick` extracts it: a handle to any other kind
 /// of object is `Inval`, one without `needed` is `Acces`.
-fn object_of<T>(
+pub(super) fn object_of<T>(
     silo: &Silo,
     h: u64,
     needed: Rights,
@@ -66,7 +66,7 @@ fn object_of<T>(
     })
 }
 
-fn insert(silo: &Silo, cap: Cap) -> SysResult {
+pub(super) fn insert(silo: &Silo, cap: Cap) -> SysResult {
     let mut table = silo.handles.lock();
     table
         .insert(cap)
@@ -493,7 +493,7 @@ pub fn scheme_register(silo: &Silo, ptr: u64, len: u64, h: u64) -> SysResult {
 
 pub fn scheme_lookup(silo: &Silo, ptr: u64, len: u64) -> SysResult {
     let name = read_name(ptr, len)?;
-    if !silo.namespace.contains(&name) {
+    if !silo.sees(&name) {
         log::warn!(
             "silo {} ({}): scheme {name}: is not in its namespace",
             silo.id,

@@ -8,6 +8,7 @@ mod futex;
 mod ipc;
 mod memory;
 mod misc;
+mod silo;
 mod sys;
 mod thread;
 
@@ -102,6 +103,11 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::SysCpus => sys::cpus(silo, a[0], a[1]),
         Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
         Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
+        Syscall::SiloSpawn => silo::spawn(silo, a[0]),
+        Syscall::SiloWait => silo::wait(silo, a[0], a[1]),
+        Syscall::SiloKill => silo::kill(silo, a[0]),
+        Syscall::ThreadHandle => silo::thread_handle(silo, a[0]),
+        Syscall::ThreadWait => silo::thread_wait(silo, a[0], a[1]),
         // Numbers the ABI adds before this kernel handles them.
         #[allow(unreachable_patterns)]
         _ => Err(Errno::NoSys),

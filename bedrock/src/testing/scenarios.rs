@@ -64,6 +64,8 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("tlb_shootdown", user_scenarios::tlb_shootdown),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
+    ("silo_spawn", user_scenarios::silo_spawn),
+    ("silo_init_archive", user_scenarios::silo_init_archive),
 ];
 
 macro_rules! ensure {

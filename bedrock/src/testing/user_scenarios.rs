@@ -244,6 +244,7 @@ fn start_with_cap(
         silo::Spawn {
             caps: alloc::vec![cap],
             namespace: Vec::new(),
+            ..silo::Spawn::default()
         },
     )
 }
@@ -362,6 +363,7 @@ pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
         silo::Spawn {
             caps: Vec::new(),
             namespace: Vec::new(),
+            ..silo::Spawn::default()
         },
     )?;
     let client = start_full(
@@ -370,6 +372,7 @@ pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
         silo::Spawn {
             caps: Vec::new(),
             namespace: toy(),
+            ..silo::Spawn::default()
         },
     )?;
     expect_code0("client", &client)?;
@@ -379,6 +382,7 @@ pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
         silo::Spawn {
             caps: Vec::new(),
             namespace: Vec::new(),
+            ..silo::Spawn::default()
         },
     )?;
     expect_code0("outsider", &outsider)?;
@@ -388,6 +392,7 @@ pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
         silo::Spawn {
             caps: Vec::new(),
             namespace: toy(),
+            ..silo::Spawn::default()
         },
     )?;
     expect_code0("stopper", &stopper)?;
@@ -429,6 +434,7 @@ pub fn sys_introspection(ctx: &Context<'_>) -> Result<(), String> {
     let with_sys = silo::Spawn {
         caps: Vec::new(),
         namespace: alloc::vec![String::from("sys")],
+        ..silo::Spawn::default()
     };
     expect_code0("sys", &start_full(ctx, "sys", with_sys)?)?;
     expect_code0(
@@ -446,4 +452,68 @@ pub fn tlb_shootdown(ctx: &Context<'_>) -> Result<(), String> {
             "shootdown silo ended with {other}, expected a page fault"
         )),
     }
+}
+
+/// A silo started with the boot archive spawns children from ring 3 (see
+/// usertest `silo-spawn`); here the kernel checks that a killed child's
+/// memory comes back while its parent still holds a handle to it.
+pub fn silo_spawn(ctx: &Context<'_>) -> Result<(), String> {
+    use crate::cap::{Cap, Object};
+    use crate::ipc::notification::Notification;
+    use bedrock_abi::Rights;
+    let archive = crate::kmain::boot_archive(ctx.info).ok_or("no boot archive")?;
+    let to_kernel = Arc::new(Notification::new());
+    let from_kernel = Arc::new(Notification::new());
+    let mut with = silo::Spawn::first(archive).map_err(|e| format!("archive object: {e}"))?;
+    with.namespace = alloc::vec![String::from("sys"), String::from("toy")];
+    with.caps.push(Cap::new(
+        Object::Notification(to_kernel.clone()),
+        Rights::SIGNAL,
+    ));
+    with.caps.push(Cap::new(
+        Object::Notification(from_kernel.clone()),
+        Rights::WAIT,
+    ));
+    let elf = usertest(ctx)?;
+    let parent = silo::spawn_elf_with(
+        "usertest-silo-spawn",
+        elf,
+        &["usertest", "silo-spawn", "2", "3"],
+        &[],
+        with,
+    )
+    .map_err(|e| format!("cannot start usertest silo-spawn: {e}"))?;
+    let step = |bits: u64| -> Result<(), String> {
+        let deadline = crate::arch::x86_64::tsc::now_ns() + 30_000_000_000;
+        match to_kernel.wait(Some(deadline)) {
+            Ok(b) if b == bits => Ok(()),
+            Ok(b) => Err(format!("parent signalled {b:#x}, expected {bits:#x}")),
+            Err(_) => Err(format!(
+                "parent never signalled {bits:#x} (ended: {:?})",
+                parent.status()
+            )),
+        }
+    };
+    // The spinner holds 16 MiB (4096 frames).
+    step(1)?;
+    let held = free_frames();
+    from_kernel.signal(1);
+    // Killed and waited for; the parent still holds its handle.
+    step(2)?;
+    let after = frames_back_to(held + 4096, 512);
+    ensure!(
+        after + 512 >= held + 4096,
+        "killed silo's memory not freed: {held} free frames while it ran, {after} after"
+    );
+    from_kernel.signal(1);
+    expect_code0("silo-spawn", &parent)
+}
+
+/// The path a normal boot takes (`kmain::start_init`) with `usertest
+/// silo-init` as init: handle 1 is the boot archive, the namespace is the
+/// root one, and init can start silos from the archive.
+pub fn silo_init_archive(ctx: &Context<'_>) -> Result<(), String> {
+    let init = crate::kmain::start_init(ctx.info, "usertest", &["silo-init"])?
+        .ok_or("no usertest in the boot archive")?;
+    expect_code0("usertest silo-init", &init)
 }

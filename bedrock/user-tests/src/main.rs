@@ -9,6 +9,7 @@ mod rt;
 mod ipc_cases;
 mod ipc_fast_cases;
 mod scheme_cases;
+mod silo_cases;
 mod bench;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -53,6 +54,11 @@ fn main(args: &Args) -> i32 {
         "scheme-stop" => scheme_cases::stop(args),
         "affinity" => affinity(),
         "bench" => bench::bench(args),
+        "silo-spawn" => silo_cases::spawn(args),
+        "silo-echo" => silo_cases::echo(args),
+        "silo-spin" => silo_cases::spin(args),
+        "silo-ns" => silo_cases::ns(args),
+        "silo-init" => silo_cases::init(args),
         other => Err(other),
     };
     match result {

@@ -33,6 +33,8 @@ bedrock_usercopy_fault:
     options(att_syntax)
 );
 
+use alloc::vec::Vec;
+
 unsafe extern "C" {
     fn bedrock_copy_user(dst: *mut u8, src: *const u8, len: usize) -> u32;
     fn bedrock_usercopy_insn();
@@ -60,6 +62,26 @@ pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), BadUserPointer> {
         0 => Ok(()),
         _ => Err(BadUserPointer),
     }
+}
+
+/// Copies `len` bytes from user address `src` into a new vector, without
+/// zero-filling it first (large copies, e.g. `SiloSpawn` images: a memset
+/// of megabytes is far slower than the copy under emulation). `None` if
+/// the memory cannot be had.
+pub fn copy_vec_from_user(src: u64, len: usize) -> Option<Result<Vec<u8>, BadUserPointer>> {
+    if !user_range_ok(src, len) {
+        return Some(Err(BadUserPointer));
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    buf.try_reserve_exact(len).ok()?;
+    // SAFETY: the vector has room for `len` bytes; `src` is checked to be
+    // in user space and faults on it are caught (see `fixup`).
+    if unsafe { bedrock_copy_user(buf.as_mut_ptr(), src as *const u8, len) } != 0 {
+        return Some(Err(BadUserPointer));
+    }
+    // SAFETY: the copy initialised all `len` bytes.
+    unsafe { buf.set_len(len) };
+    Some(Ok(buf))
 }
 
 /// Copies `src` to user address `dst`.
