@@ -59,6 +59,7 @@ fn main(args: &Args) -> i32 {
         "silo-spin" => silo_cases::spin(args),
         "silo-ns" => silo_cases::ns(args),
         "silo-init" => silo_cases::init(args),
+        "bench-peer" => bench::peer(args),
         other => Err(other),
     };
     match result {

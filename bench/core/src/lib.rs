@@ -24,8 +24,21 @@ pub use line::{Line, ParseError, Record};
 /// Why a benchmark could not run; printed as a `BENCH error` line.
 pub type Error = &'static str;
 
+/// What a peer process does for the IPC benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// Answers each request `v` with `v + 1` (call + reply).
+    Echo,
+    /// Answers each signal with a signal (notification / eventfd).
+    Notify,
+}
+
 /// The services a side provides to the benchmarks.
 pub trait Os: Sync {
+    /// Another process (silo) serving a [`Service`].
+    type Peer;
+    /// An open in-memory file of the bulk-read benchmark.
+    type File;
     /// One round trip of the cheapest real system call (Linux: `getppid`).
     fn null_syscall(&self);
     /// Blocks while `*word == expected`; may return early (spuriously).
@@ -48,6 +61,46 @@ pub trait Os: Sync {
     fn pair<R>(&self, me: impl FnOnce() -> R, partner: impl FnOnce() + Send) -> Result<R, Error>;
     /// Writes one line of output.
     fn print(&self, line: fmt::Arguments<'_>);
+    /// A monotonic clock in nanoseconds (for throughput figures).
+    fn now_ns(&self) -> u64;
+
+    /// The mechanisms this side has for [`Service::Echo`] (Linux: pipe and
+    /// futex ping-pong; the benchmark reports the fastest).
+    fn echo_mechanisms(&self) -> &'static [&'static str];
+    /// Starts another process pinned to `cpu` serving `service` (through
+    /// echo mechanism `mechanism`, an index into
+    /// [`Os::echo_mechanisms`]).
+    fn peer_start(
+        &self,
+        service: Service,
+        mechanism: usize,
+        cpu: usize,
+    ) -> Result<Self::Peer, Error>;
+    /// One request and its answer: returns the peer's answer to `value`
+    /// (`value + 1` for [`Service::Echo`]; anything for `Notify`).
+    fn peer_round_trip(&self, peer: &mut Self::Peer, value: u64) -> Result<u64, Error>;
+    /// Stops the peer and waits for it to end.
+    fn peer_stop(&self, peer: Self::Peer) -> Result<(), Error>;
+
+    /// Opens an in-memory file of `size` bytes whose byte `i` is
+    /// [`file_byte`]`(i)`, served the side's natural way (Bedrock: a scheme
+    /// server silo with the bulk path; Linux: a tmpfs file).
+    fn file_open(&self, size: usize) -> Result<Self::File, Error>;
+    /// Reads `len` bytes at `offset` into memory the caller can read and
+    /// returns them (Linux: `read` into a buffer; Bedrock: `READ_BULK` into
+    /// a shared memory object).
+    fn file_read<'f>(
+        &self,
+        file: &'f mut Self::File,
+        offset: u64,
+        len: usize,
+    ) -> Result<&'f [u8], Error>;
+    fn file_close(&self, file: Self::File) -> Result<(), Error>;
+}
+
+/// Byte `i` of the bulk-read benchmark's file.
+pub fn file_byte(i: u64) -> u8 {
+    (i.wrapping_mul(131) ^ (i >> 13)) as u8
 }
 
 /// How much work each benchmark does.
@@ -63,7 +116,16 @@ pub struct Config {
     pub cross_round_trips: u32,
     /// Pages touched per round.
     pub pages: u32,
+    /// IPC round trips per round (same and cross core).
+    pub ipc_round_trips: u32,
+    /// Notification round trips per round.
+    pub notify_round_trips: u32,
+    /// Size of the bulk-read file (a multiple of [`BULK_CHUNK`]).
+    pub bulk_bytes: usize,
 }
+
+/// Bytes per read in the bulk-read benchmark.
+pub const BULK_CHUNK: usize = 256 << 10;
 
 impl Config {
     /// What `cargo xtask bench` runs: under TCG each benchmark takes well
@@ -74,6 +136,9 @@ impl Config {
         round_trips: 2_000,
         cross_round_trips: 1_000,
         pages: 1024,
+        ipc_round_trips: 2_000,
+        notify_round_trips: 2_000,
+        bulk_bytes: 16 << 20,
     };
     /// A smoke run that only proves the program works (QEMU scenario).
     pub const QUICK: Config = Config {
@@ -82,6 +147,9 @@ impl Config {
         round_trips: 20,
         cross_round_trips: 20,
         pages: 16,
+        ipc_round_trips: 20,
+        notify_round_trips: 20,
+        bulk_bytes: 2 * BULK_CHUNK,
     };
 
     /// The configuration a program argument selects: `quick` or nothing.
@@ -108,7 +176,7 @@ pub struct Benchmark {
 }
 
 /// Every benchmark, in the order [`run`] prints them.
-pub const BENCHMARKS: [Benchmark; 4] = [
+pub const BENCHMARKS: [Benchmark; 8] = [
     Benchmark {
         name: "syscall",
         unit: "cycles per call",
@@ -128,6 +196,26 @@ pub const BENCHMARKS: [Benchmark; 4] = [
         name: "ctx_switch_cross",
         unit: "cycles per round trip (2 wake-ups)",
         always: false,
+    },
+    Benchmark {
+        name: "ipc_same_core",
+        unit: "cycles per call + reply between two processes",
+        always: true,
+    },
+    Benchmark {
+        name: "ipc_cross_core",
+        unit: "cycles per call + reply between two processes",
+        always: false,
+    },
+    Benchmark {
+        name: "notify",
+        unit: "cycles per round trip (2 signal-to-wake)",
+        always: true,
+    },
+    Benchmark {
+        name: "bulk_read",
+        unit: "cycles per file read",
+        always: true,
     },
 ];
 
@@ -172,7 +260,128 @@ fn run_all<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
             Record::Info("skipped", &"ctx_switch_cross (one CPU)")
         ));
     }
+    ipc(os, config, "ipc_same_core", MAIN_CPU)?;
+    if cpus > OTHER_CPU {
+        ipc(os, config, "ipc_cross_core", OTHER_CPU)?;
+    } else {
+        os.print(format_args!(
+            "{}",
+            Record::Info("skipped", &"ipc_cross_core (one CPU)")
+        ));
+    }
+    notify(os, config)?;
+    bulk_read(os, config)?;
     Ok(())
+}
+
+/// Call + reply round trips with a peer process on `peer_cpu`, once per
+/// echo mechanism; the fastest mechanism's rounds are reported (and named
+/// in an info line).
+fn ipc<O: Os>(os: &O, config: &Config, name: &'static str, peer_cpu: usize) -> Result<(), Error> {
+    let mut best: Option<(u64, usize, Rounds)> = None;
+    for (m, _) in os.echo_mechanisms().iter().enumerate() {
+        let mut peer = os.peer_start(Service::Echo, m, peer_cpu)?;
+        let mut next = 0u64;
+        let rounds = timed_rounds(config.rounds, || {
+            let start = rdtsc();
+            for _ in 0..config.ipc_round_trips {
+                let answer = os.peer_round_trip(&mut peer, next)?;
+                if answer != next + 1 {
+                    return Err("the echo peer answered wrong");
+                }
+                next = answer;
+            }
+            Ok(rdtsc() - start)
+        });
+        os.peer_stop(peer)?;
+        let rounds = rounds?;
+        let median = rounds.median();
+        if best.as_ref().is_none_or(|(b, _, _)| median < *b) {
+            best = Some((median, m, rounds));
+        }
+    }
+    let (_, m, rounds) = best.ok_or("no IPC mechanism")?;
+    let key = if peer_cpu == MAIN_CPU {
+        "ipc_same_core_mechanism"
+    } else {
+        "ipc_cross_core_mechanism"
+    };
+    os.print(format_args!(
+        "{}",
+        Record::Info(key, &os.echo_mechanisms()[m])
+    ));
+    report(os, name, config.ipc_round_trips, &rounds);
+    Ok(())
+}
+
+/// Signal-to-wake round trips with a peer process on the same CPU.
+fn notify<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    let mut peer = os.peer_start(Service::Notify, 0, MAIN_CPU)?;
+    let rounds = timed_rounds(config.rounds, || {
+        let start = rdtsc();
+        for i in 0..config.notify_round_trips {
+            os.peer_round_trip(&mut peer, u64::from(i))?;
+        }
+        Ok(rdtsc() - start)
+    });
+    os.peer_stop(peer)?;
+    report(os, "notify", config.notify_round_trips, &rounds?);
+    Ok(())
+}
+
+/// Reads the whole in-memory file in [`BULK_CHUNK`] pieces; the warm-up
+/// round checks every byte, the timed ones only read. Also reports the
+/// throughput of the median round (`bulk_read_mb_s`, MB = 10^6 bytes).
+fn bulk_read<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
+    let size = config.bulk_bytes;
+    if size == 0 || !size.is_multiple_of(BULK_CHUNK) {
+        return Err("bulk size must be a multiple of BULK_CHUNK");
+    }
+    let mut file = os.file_open(size)?;
+    let mut first = true;
+    let mut ns = [0u64; MAX_ROUNDS + 1];
+    let mut n = 0;
+    let rounds = timed_rounds(config.rounds, || {
+        let (t0, start) = (os.now_ns(), rdtsc());
+        let mut sink = 0u8;
+        for offset in (0..size).step_by(BULK_CHUNK) {
+            let bytes = os.file_read(&mut file, offset as u64, BULK_CHUNK)?;
+            if bytes.len() != BULK_CHUNK {
+                return Err("short bulk read");
+            }
+            if first
+                && !bytes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b == file_byte((offset + i) as u64))
+            {
+                return Err("bulk read returned wrong bytes");
+            }
+            // Touch the data so that no side can skip delivering it.
+            sink ^= bytes[0] ^ bytes[BULK_CHUNK - 1];
+        }
+        core::hint::black_box(sink);
+        let cycles = rdtsc() - start;
+        if !first {
+            ns[n] = os.now_ns() - t0;
+            n += 1;
+        }
+        first = false;
+        Ok(cycles)
+    });
+    os.file_close(file)?;
+    let rounds = rounds?;
+    report(os, "bulk_read", 1, &rounds);
+    let median_ns = median_u64(&mut ns[..n]).max(1);
+    let mb_s = size as u64 * 1000 / median_ns;
+    os.print(format_args!("{}", Record::Info("bulk_read_mb_s", &mb_s)));
+    Ok(())
+}
+
+/// The median (upper middle for an even count; 0 for none).
+fn median_u64(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 /// Pins the caller and checks that it then runs there.
@@ -199,6 +408,13 @@ pub fn rdtsc() -> u64 {
 struct Rounds {
     cycles: [u64; MAX_ROUNDS],
     n: usize,
+}
+
+impl Rounds {
+    fn median(&self) -> u64 {
+        let mut sorted = self.cycles;
+        median_u64(&mut sorted[..self.n])
+    }
 }
 
 /// Runs `round` once untimed (warm-up: page tables, caches, thread
@@ -356,16 +572,93 @@ mod tests {
     extern crate std;
     use super::*;
     use std::string::String;
-    use std::sync::Mutex;
+    use std::sync::{Mutex, mpsc};
     use std::vec::Vec;
 
     /// A host "OS" good enough to run the choreography (not to measure):
     /// futexes are spins, memory comes from the heap.
     struct Host {
         lines: Mutex<Vec<String>>,
+        /// Fault injection: the echo peer answers `v + 2`.
+        wrong_echo: bool,
+        /// Fault injection: one byte of the file is wrong.
+        corrupt_file: bool,
+    }
+
+    impl Host {
+        fn new() -> Host {
+            Host {
+                lines: Mutex::new(Vec::new()),
+                wrong_echo: false,
+                corrupt_file: false,
+            }
+        }
+    }
+
+    /// A peer thread answering over channels.
+    struct Peer {
+        to: mpsc::Sender<u64>,
+        from: mpsc::Receiver<u64>,
+        thread: std::thread::JoinHandle<()>,
     }
 
     impl Os for Host {
+        type Peer = Peer;
+        type File = (Vec<u8>, Vec<u8>);
+
+        fn now_ns(&self) -> u64 {
+            std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64
+        }
+        fn echo_mechanisms(&self) -> &'static [&'static str] {
+            &["channel", "channel-again"]
+        }
+        fn peer_start(&self, service: Service, _: usize, _: usize) -> Result<Peer, Error> {
+            let (to, their_from) = mpsc::channel::<u64>();
+            let (their_to, from) = mpsc::channel();
+            let step = if self.wrong_echo { 2 } else { 1 };
+            let thread = std::thread::spawn(move || {
+                for v in their_from {
+                    let answer = if service == Service::Echo {
+                        v + step
+                    } else {
+                        0
+                    };
+                    if their_to.send(answer).is_err() {
+                        break;
+                    }
+                }
+            });
+            Ok(Peer { to, from, thread })
+        }
+        fn peer_round_trip(&self, peer: &mut Peer, value: u64) -> Result<u64, Error> {
+            peer.to.send(value).map_err(|_| "peer gone")?;
+            peer.from.recv().map_err(|_| "peer gone")
+        }
+        fn peer_stop(&self, peer: Peer) -> Result<(), Error> {
+            drop(peer.to);
+            peer.thread.join().map_err(|_| "peer panicked")
+        }
+        fn file_open(&self, size: usize) -> Result<Self::File, Error> {
+            let mut bytes: Vec<u8> = (0..size as u64).map(file_byte).collect();
+            if self.corrupt_file {
+                bytes[size / 2 + 17] ^= 1;
+            }
+            Ok((bytes, Vec::new()))
+        }
+        fn file_read<'f>(
+            &self,
+            file: &'f mut Self::File,
+            offset: u64,
+            len: usize,
+        ) -> Result<&'f [u8], Error> {
+            let offset = offset as usize;
+            file.1.clear();
+            file.1.extend_from_slice(&file.0[offset..offset + len]);
+            Ok(&file.1)
+        }
+        fn file_close(&self, _: Self::File) -> Result<(), Error> {
+            Ok(())
+        }
         fn null_syscall(&self) {}
         fn futex_wait(&self, _: &AtomicU32, _: u32) {
             std::thread::yield_now();
@@ -407,9 +700,7 @@ mod tests {
 
     #[test]
     fn quick_run_prints_every_benchmark_then_done() {
-        let host = Host {
-            lines: Mutex::new(Vec::new()),
-        };
+        let host = Host::new();
         run(&host, &Config::QUICK).unwrap();
         let lines = host.lines.into_inner().unwrap();
         let names: Vec<_> = lines
@@ -430,9 +721,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_with_an_error_line() {
-        let host = Host {
-            lines: Mutex::new(Vec::new()),
-        };
+        let host = Host::new();
         let config = Config {
             rounds: 0,
             ..Config::QUICK
@@ -444,5 +733,23 @@ mod tests {
         assert_eq!(Config::from_arg(None), Ok(Config::FULL));
         assert!(Config::from_arg(Some("fast")).is_err());
         assert!(Config::FULL.rounds as usize <= MAX_ROUNDS);
+    }
+
+    #[test]
+    fn wrong_answers_and_wrong_bytes_stop_the_run() {
+        for host in [
+            Host {
+                wrong_echo: true,
+                ..Host::new()
+            },
+            Host {
+                corrupt_file: true,
+                ..Host::new()
+            },
+        ] {
+            assert!(run(&host, &Config::QUICK).is_err());
+            let lines = host.lines.into_inner().unwrap();
+            assert!(lines.last().unwrap().starts_with("BENCH error "));
+        }
     }
 }

@@ -9,14 +9,321 @@
 use std::ffi::CStr;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use bedrock_bench_core::{Config, Error, Os, Record, run};
+use bedrock_bench_core::{BULK_CHUNK, Config, Error, Os, Record, Service, file_byte, run};
 
 /// Linux through libc, one system call per operation.
 struct Linux;
 
+/// The echo mechanisms, in [`Os::echo_mechanisms`] order.
+const PIPE: usize = 0;
+const FUTEX: usize = 1;
+/// Asks a peer to answer once more and end.
+const STOP: u64 = u64::MAX;
+
+/// A futex ping-pong's state, in memory both processes map.
+#[repr(C)]
+struct Shared {
+    /// Odd: the peer's move; even: the caller's.
+    turn: AtomicU32,
+    value: AtomicU64,
+}
+
+/// How the caller reaches its peer process.
+enum Channel {
+    /// Two pipes (request, answer): 8-byte values.
+    Pipe { to: libc::c_int, from: libc::c_int },
+    /// A shared futex word (not process-private).
+    Futex(*mut Shared),
+    /// Two eventfds (request, answer).
+    Eventfd { to: libc::c_int, from: libc::c_int },
+}
+
+pub struct Peer {
+    pid: libc::pid_t,
+    channel: Channel,
+}
+
+pub struct File {
+    fd: libc::c_int,
+    buf: Vec<u8>,
+}
+
+fn check(ret: libc::c_int, why: Error) -> Result<libc::c_int, Error> {
+    if ret < 0 { Err(why) } else { Ok(ret) }
+}
+
+fn write_u64(fd: libc::c_int, v: u64) -> Result<(), Error> {
+    // SAFETY: writes the 8 bytes of a local.
+    let n = unsafe { libc::write(fd, (&v as *const u64).cast(), 8) };
+    if n == 8 {
+        Ok(())
+    } else {
+        Err("write to peer failed")
+    }
+}
+
+fn read_u64(fd: libc::c_int) -> Result<u64, Error> {
+    let mut v = 0u64;
+    // SAFETY: reads into the 8 bytes of a local.
+    let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+    if n == 8 {
+        Ok(v)
+    } else {
+        Err("read from peer failed")
+    }
+}
+
+/// FUTEX_WAIT/WAKE on memory shared between processes (no PRIVATE flag).
+fn shared_futex(word: &AtomicU32, op: libc::c_int, val: u32) {
+    // SAFETY: `word` is a live aligned u32 in a shared mapping; no timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            op,
+            val,
+            std::ptr::null::<libc::timespec>(),
+        );
+    }
+}
+
+/// The peer's side: answers until STOP (after answering it), then exits.
+fn serve(service: Service, channel: &Channel) -> ! {
+    loop {
+        let stop = match *channel {
+            Channel::Pipe { to, from } | Channel::Eventfd { to, from } => {
+                let Ok(v) = read_u64(from) else { break };
+                let stop = v >= STOP - 1;
+                let answer = if service == Service::Echo && !stop {
+                    v + 1
+                } else {
+                    1
+                };
+                if write_u64(to, answer).is_err() {
+                    break;
+                }
+                stop
+            }
+            Channel::Futex(shared) => {
+                // SAFETY: the mapping lives until this process exits.
+                let shared = unsafe { &*shared };
+                let mut now = shared.turn.load(Ordering::Acquire);
+                while now.is_multiple_of(2) {
+                    shared_futex(&shared.turn, libc::FUTEX_WAIT, now);
+                    now = shared.turn.load(Ordering::Acquire);
+                }
+                let v = shared.value.load(Ordering::Relaxed);
+                shared.value.store(v.wrapping_add(1), Ordering::Relaxed);
+                shared.turn.store(now + 1, Ordering::Release);
+                shared_futex(&shared.turn, libc::FUTEX_WAKE, 1);
+                v == STOP
+            }
+        };
+        if stop {
+            break;
+        }
+    }
+    // SAFETY: ends the forked child without running the parent's atexit
+    // handlers or flushing its stdio buffers a second time.
+    unsafe { libc::_exit(0) }
+}
+
 impl Os for Linux {
+    type Peer = Peer;
+    type File = File;
+
+    fn now_ns(&self) -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: fills the local.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    fn echo_mechanisms(&self) -> &'static [&'static str] {
+        &["pipe", "futex"]
+    }
+
+    fn peer_start(&self, service: Service, mechanism: usize, cpu: usize) -> Result<Peer, Error> {
+        let channel = match (service, mechanism) {
+            (Service::Echo, PIPE) => {
+                let (mut a, mut b) = ([0; 2], [0; 2]);
+                // SAFETY: pipe fills the two-element arrays.
+                check(unsafe { libc::pipe(a.as_mut_ptr()) }, "pipe failed")?;
+                // SAFETY: as above.
+                check(unsafe { libc::pipe(b.as_mut_ptr()) }, "pipe failed")?;
+                // Caller: writes a[1], reads b[0]; the peer swaps (below).
+                Channel::Pipe {
+                    to: a[1],
+                    from: b[0],
+                }
+                .with_peer_ends(a[0], b[1])
+            }
+            (Service::Echo, FUTEX) => {
+                // SAFETY: a fresh shared anonymous mapping, zeroed.
+                let ptr = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        4096,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if ptr == libc::MAP_FAILED {
+                    return Err("mmap of the shared futex page failed");
+                }
+                (Channel::Futex(ptr.cast()), Channel::Futex(ptr.cast()))
+            }
+            (Service::Echo, _) => return Err("unknown echo mechanism"),
+            (Service::Notify, _) => {
+                // SAFETY: plain system calls.
+                let a = check(unsafe { libc::eventfd(0, 0) }, "eventfd failed")?;
+                // SAFETY: as above.
+                let b = check(unsafe { libc::eventfd(0, 0) }, "eventfd failed")?;
+                (
+                    Channel::Eventfd { to: a, from: b },
+                    Channel::Eventfd { to: b, from: a },
+                )
+            }
+        };
+        let (mine, theirs) = channel;
+        // SAFETY: the child only makes system calls and then `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err("fork failed");
+        }
+        if pid == 0 {
+            let _ = self.pin(cpu);
+            serve(service, &theirs);
+        }
+        if let Channel::Pipe { to, from } = theirs {
+            close_all(&[to, from]);
+        }
+        Ok(Peer { pid, channel: mine })
+    }
+
+    fn peer_round_trip(&self, peer: &mut Peer, value: u64) -> Result<u64, Error> {
+        match peer.channel {
+            Channel::Pipe { to, from } => {
+                write_u64(to, value)?;
+                read_u64(from)
+            }
+            Channel::Eventfd { to, from } => {
+                write_u64(to, 1)?;
+                read_u64(from)
+            }
+            Channel::Futex(shared) => {
+                // SAFETY: mapped until `peer_stop`.
+                let shared = unsafe { &*shared };
+                shared.value.store(value, Ordering::Relaxed);
+                let mine = shared.turn.load(Ordering::Acquire);
+                shared.turn.store(mine + 1, Ordering::Release);
+                shared_futex(&shared.turn, libc::FUTEX_WAKE, 1);
+                loop {
+                    let now = shared.turn.load(Ordering::Acquire);
+                    if now == mine + 2 {
+                        return Ok(shared.value.load(Ordering::Relaxed));
+                    }
+                    shared_futex(&shared.turn, libc::FUTEX_WAIT, now);
+                }
+            }
+        }
+    }
+
+    fn peer_stop(&self, mut peer: Peer) -> Result<(), Error> {
+        match peer.channel {
+            Channel::Eventfd { to, from } => {
+                // An eventfd adds up what is written: a huge count is STOP.
+                write_u64(to, STOP - 1)?;
+                read_u64(from)?;
+                close_all(&[to, from]);
+            }
+            _ => {
+                self.peer_round_trip(&mut peer, STOP)?;
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        if unsafe { libc::waitpid(peer.pid, &mut status, 0) } != peer.pid {
+            return Err("waitpid failed");
+        }
+        match peer.channel {
+            Channel::Pipe { to, from } => close_all(&[to, from]),
+            // SAFETY: the page mapped in `peer_start`; the child is gone.
+            Channel::Futex(shared) => unsafe {
+                libc::munmap(shared.cast(), 4096);
+            },
+            Channel::Eventfd { .. } => {}
+        }
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            Ok(())
+        } else {
+            Err("the peer process failed")
+        }
+    }
+
+    fn file_open(&self, size: usize) -> Result<File, Error> {
+        let path = c"/tmp/bench-file";
+        // SAFETY: NUL-terminated path; plain system calls on our own fd.
+        let fd = check(
+            unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC,
+                    0o600,
+                )
+            },
+            "cannot create /tmp/bench-file",
+        )?;
+        let mut buf = vec![0u8; BULK_CHUNK];
+        for offset in (0..size).step_by(BULK_CHUNK) {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = file_byte((offset + i) as u64);
+            }
+            // SAFETY: writes from our buffer.
+            let n = unsafe { libc::write(fd, buf.as_ptr().cast(), BULK_CHUNK) };
+            if n != BULK_CHUNK as isize {
+                return Err("cannot write /tmp/bench-file");
+            }
+        }
+        Ok(File { fd, buf })
+    }
+
+    fn file_read<'f>(
+        &self,
+        file: &'f mut File,
+        offset: u64,
+        len: usize,
+    ) -> Result<&'f [u8], Error> {
+        if len > file.buf.len() {
+            file.buf.resize(len, 0);
+        }
+        // SAFETY: reads into our buffer, at most its length.
+        let n = unsafe {
+            libc::pread(
+                file.fd,
+                file.buf.as_mut_ptr().cast(),
+                len,
+                offset as libc::off_t,
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| "pread failed")?;
+        Ok(&file.buf[..n])
+    }
+
+    fn file_close(&self, file: File) -> Result<(), Error> {
+        close_all(&[file.fd]);
+        // SAFETY: NUL-terminated path.
+        unsafe { libc::unlink(c"/tmp/bench-file".as_ptr()) };
+        Ok(())
+    }
+
     fn null_syscall(&self) {
         // SAFETY: getppid takes no arguments and cannot fail. The raw
         // syscall (not glibc's getppid, which might one day cache) makes
@@ -130,6 +437,26 @@ impl Os for Linux {
     }
 }
 
+impl Channel {
+    /// The pair (caller's ends, peer's ends) of a two-pipe channel.
+    fn with_peer_ends(self, peer_from: libc::c_int, peer_to: libc::c_int) -> (Channel, Channel) {
+        (
+            self,
+            Channel::Pipe {
+                to: peer_to,
+                from: peer_from,
+            },
+        )
+    }
+}
+
+fn close_all(fds: &[libc::c_int]) {
+    for &fd in fds {
+        // SAFETY: our own descriptors, closed once.
+        unsafe { libc::close(fd) };
+    }
+}
+
 fn main() -> ExitCode {
     let is_init = std::process::id() == 1;
     if is_init {
@@ -160,6 +487,7 @@ fn mount_filesystems() {
     for (what, dir, fstype) in [
         (c"devtmpfs", c"/dev", c"devtmpfs"),
         (c"sysfs", c"/sys", c"sysfs"),
+        (c"tmpfs", c"/tmp", c"tmpfs"),
     ] {
         // SAFETY: NUL-terminated strings; mount has no other memory effects.
         let failed = unsafe {

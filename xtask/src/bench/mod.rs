@@ -131,7 +131,11 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
     };
     print!("{}", report::table(&setting, &rows));
     let json_path = dir.join("results.json");
-    let json = report::to_json(&report::fields(&setting, &rows));
+    let mut fields = report::fields(&setting, &rows);
+    for (key, value) in results::reported_info(&bedrock_runs, &linux_runs) {
+        fields.push((key, report::Value::from_info(&value)));
+    }
+    let json = report::to_json(&fields);
     fs::write(&json_path, json).context(|| format!("writing {}", json_path.display()))?;
     println!("results: {}", json_path.display());
     if options.update_docs {

@@ -34,6 +34,16 @@ pub enum Value {
     Text(String),
 }
 
+impl Value {
+    /// A `BENCH info` value: a number if it reads as one.
+    pub fn from_info(value: &str) -> Value {
+        match value.parse::<f64>() {
+            Ok(n) if n.is_finite() => Value::Number(n, 0),
+            _ => Value::Text(value.to_owned()),
+        }
+    }
+}
+
 /// The `results.json` fields of a run, in output order.
 pub fn fields(setting: &Setting, rows: &[Comparison]) -> Vec<(String, Value)> {
     let text = |s: &str| Value::Text(s.to_owned());

@@ -142,7 +142,43 @@ pub fn parse_log(log: &str) -> Result<Run, String> {
 }
 
 /// The issue's goals: Bedrock's time over Linux's must be at most this.
-pub const GOALS: [(&str, f64); 3] = [("syscall", 0.8), ("ctx_switch", 0.8), ("page_fault", 1.0)];
+pub const GOALS: [(&str, f64); 5] = [
+    ("syscall", 0.8),
+    ("ctx_switch", 0.8),
+    ("page_fault", 1.0),
+    ("ipc_same_core", 0.5),
+    ("bulk_read", 1.5),
+];
+
+/// Facts a side reports with `BENCH info` that belong in the results,
+/// as `(info key, results.json key prefix)`: numbers take the median over
+/// the passes, texts the first pass's value.
+pub const REPORTED_INFO: [(&str, &str); 3] = [
+    ("bulk_read_mb_s", "bulk_read_mb_s"),
+    ("ipc_same_core_mechanism", "ipc_same_core_mechanism"),
+    ("ipc_cross_core_mechanism", "ipc_cross_core_mechanism"),
+];
+
+/// The [`REPORTED_INFO`] of both sides: `<prefix>_bedrock`, `<prefix>_linux`.
+pub fn reported_info(bedrock: &[Run], linux: &[Run]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (key, prefix) in REPORTED_INFO {
+        for (side, runs) in [("bedrock", bedrock), ("linux", linux)] {
+            let values: Vec<&str> = runs.iter().filter_map(|r| r.info(key)).collect();
+            let mut numbers: Vec<f64> = values.iter().filter_map(|v| v.parse().ok()).collect();
+            let value = if !numbers.is_empty() && numbers.len() == values.len() {
+                numbers.sort_by(f64::total_cmp);
+                median(&numbers).map(|m| format!("{m:.0}"))
+            } else {
+                values.first().map(|v| (*v).to_owned())
+            };
+            if let Some(value) = value {
+                out.push((format!("{prefix}_{side}"), value));
+            }
+        }
+    }
+    out
+}
 
 /// One benchmark on both sides.
 #[derive(Clone, Debug, PartialEq)]
@@ -191,9 +227,35 @@ Bedrock 0.1.0 x86_64: 511 MiB usable
 [    0.28] cpu0 INFO  silo 1 (usertest): BENCH result name=syscall ops=10 cycles=100,300,200
 [    0.30] cpu0 INFO  silo 1 (usertest): BENCH result name=page_fault ops=2 cycles=10,30,20,40
 [    0.68] cpu0 INFO  silo 1 (usertest): BENCH result name=ctx_switch ops=1 cycles=5
+[    0.69] cpu0 INFO  silo 1 (usertest): BENCH result name=ipc_same_core ops=1 cycles=7
+[    0.69] cpu0 INFO  silo 1 (usertest): BENCH result name=notify ops=1 cycles=8
+[    0.69] cpu0 INFO  silo 1 (usertest): BENCH result name=bulk_read ops=1 cycles=9
 [    0.70] cpu0 INFO  silo 1 (usertest): BENCH done
 [    0.71] cpu0 INFO  powering off
 ";
+
+    #[test]
+    fn reported_info_takes_median_numbers_and_first_texts() {
+        let run = |mb: &str, mech: &str| Run {
+            figures: BTreeMap::new(),
+            info: vec![
+                ("bulk_read_mb_s".to_owned(), mb.to_owned()),
+                ("ipc_same_core_mechanism".to_owned(), mech.to_owned()),
+            ],
+        };
+        let b = [run("100", "port"), run("300", "port"), run("200", "port")];
+        let l = [run("50", "futex"), run("70", "pipe")];
+        let got = reported_info(&b, &l);
+        let get = |k: &str| {
+            got.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("bulk_read_mb_s_bedrock"), Some("200"));
+        assert_eq!(get("bulk_read_mb_s_linux"), Some("60"));
+        assert_eq!(get("ipc_same_core_mechanism_linux"), Some("futex"));
+        assert_eq!(get("ipc_cross_core_mechanism_linux"), None);
+    }
 
     #[test]
     fn medians() {
@@ -270,7 +332,17 @@ Bedrock 0.1.0 x86_64: 511 MiB usable
         let linux = parse_log(&LOG.replace("cycles=5", "cycles=10")).unwrap();
         let rows = compare(&bedrock, &linux);
         let names: Vec<_> = rows.iter().map(|r| r.name).collect();
-        assert_eq!(names, ["syscall", "page_fault", "ctx_switch"]);
+        assert_eq!(
+            names,
+            [
+                "syscall",
+                "page_fault",
+                "ctx_switch",
+                "ipc_same_core",
+                "notify",
+                "bulk_read"
+            ]
+        );
         let ctx = &rows[2];
         assert_eq!(ctx.ratio(), 0.5);
         assert_eq!(ctx.goal, Some(0.8));
