@@ -123,12 +123,35 @@ pub enum Syscall {
     SysSilos = 52,
     /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
     SysCpus = 53,
+
+    // Device resources for ring-3 drivers (see `device`).
+    /// `(platform handle, kind, base, len, rights) -> handle`: a new device
+    /// capability from the platform authority, with `rights` (a subset of
+    /// the platform handle's and of what `kind` allows, else `Acces` /
+    /// `Inval`). Kinds (`device::MINT_*`): MMIO range (`base` physical,
+    /// `len` bytes, both page-aligned; a memory object mapped uncached and
+    /// never executable; RAM is `Perm`, the kernel's own devices `Busy`),
+    /// I/O ports (`base` first port, `len` count), DMA memory (`len` bytes
+    /// of zeroed physically contiguous RAM below `base`, 0 = anywhere), ISA
+    /// IRQ line (`base` = IRQ 0..16, `len` = 1).
+    PlatformMint = 54,
+    /// `(memory handle) -> physical address` of a DMA or MMIO memory
+    /// object's first byte (needs MAP and WRITE: the address is for
+    /// programming a device, which then writes there); `Inval` for
+    /// ordinary shared memory, whose frames are scattered.
+    MemPhysAddr = 55,
+    /// `(ports handle, port, width) -> value`: `in` of `width` bytes (1, 2
+    /// or 4) from `port` (needs READ; the whole access inside the range,
+    /// else `Acces`).
+    PortIn = 56,
+    /// `(ports handle, port, width, value) -> 0`: `out` (needs WRITE).
+    PortOut = 57,
 }
 
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 40] = [
+    const ALL: [Syscall; 44] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -169,6 +192,10 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::SysSilos,
         Syscall::SysCpus,
+        Syscall::PlatformMint,
+        Syscall::MemPhysAddr,
+        Syscall::PortIn,
+        Syscall::PortOut,
     ];
 
     /// The call numbered `n`. A `match` (a jump table) rather than a
@@ -215,6 +242,10 @@ impl Syscall {
             51 => Self::IrqAck,
             52 => Self::SysSilos,
             53 => Self::SysCpus,
+            54 => Self::PlatformMint,
+            55 => Self::MemPhysAddr,
+            56 => Self::PortIn,
+            57 => Self::PortOut,
             _ => return None,
         })
     }
