@@ -104,6 +104,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         "ioapic: {} I/O APIC(s), {lines} interrupt lines, all masked",
         topology.ioapics.len()
     );
+    crate::ipc::device::init(boot_info, topology);
     start_cpus(topology);
 
     let main = move || match cmdline.test {
@@ -121,6 +122,28 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         panic!("cannot create the main thread: {e:?}");
     }
     sched::idle_loop()
+}
+
+/// Init's initial handles: the platform authority as
+/// `bedrock_abi::ipc::PLATFORM_HANDLE` (2). Handle 1 is kept for the boot
+/// archive: until that exists, a notification without rights holds it.
+fn init_caps() -> crate::silo::Spawn {
+    use crate::cap::{Cap, Object};
+    use bedrock_abi::Rights;
+    let placeholder = Cap::new(
+        Object::Notification(alloc::sync::Arc::new(
+            crate::ipc::notification::Notification::new(),
+        )),
+        Rights::NONE,
+    );
+    let platform = Cap::new(
+        Object::Platform(alloc::sync::Arc::new(crate::ipc::device::Platform)),
+        crate::ipc::device::PLATFORM_RIGHTS,
+    );
+    crate::silo::Spawn {
+        caps: alloc::vec![placeholder, platform],
+        namespace: Vec::new(),
+    }
 }
 
 /// Starts init (`init=`, default `init`) from the boot archive as the
@@ -148,7 +171,7 @@ fn run_init(info: &BootInfo, cmdline: &Cmdline<'_>) -> ! {
             warn!("no \"{name}\" in the boot archive; nothing to run");
             ExitCode::Success
         }
-        Some(file) => match crate::silo::spawn_elf(name, file.data, &argv, &[]) {
+        Some(file) => match crate::silo::spawn_elf_with(name, file.data, &argv, &[], init_caps()) {
             Err(e) => {
                 log::error!("cannot start {name}: {e}");
                 ExitCode::Failure

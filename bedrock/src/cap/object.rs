@@ -6,6 +6,7 @@ use bedrock_abi::ipc::ObjectType;
 use bedrock_abi::{Errno, Rights};
 
 use super::revoke::Link;
+use crate::ipc::device::{IoPorts, Platform};
 use crate::ipc::irq_line::IrqLine;
 use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::Notification;
@@ -19,6 +20,8 @@ pub enum Object {
     Notification(Arc<Notification>),
     Memory(Arc<MemoryObject>),
     IrqLine(Arc<IrqLine>),
+    Platform(Arc<Platform>),
+    IoPorts(Arc<IoPorts>),
 }
 
 impl Object {
@@ -29,6 +32,8 @@ impl Object {
             Object::Notification(_) => ObjectType::Notification,
             Object::Memory(_) => ObjectType::Memory,
             Object::IrqLine(_) => ObjectType::IrqLine,
+            Object::Platform(_) => ObjectType::Platform,
+            Object::IoPorts(_) => ObjectType::IoPorts,
         }
     }
 }
@@ -88,6 +93,24 @@ impl Cap {
             object: self.object.clone(),
             rights,
             badge,
+            link: self.link.derive(),
+        };
+        cap.on_create();
+        Ok(cap)
+    }
+
+    /// A capability to a new `object` made from this one (a device cap
+    /// minted from the platform authority): a child in the derivation
+    /// tree, so revoking `self` invalidates it too. `rights` must be a
+    /// subset of this capability's.
+    pub fn derive_new(&self, object: Object, rights: Rights) -> Result<Cap, Errno> {
+        if !self.rights.contains(rights) {
+            return Err(Errno::Acces);
+        }
+        let cap = Cap {
+            object,
+            rights,
+            badge: 0,
             link: self.link.derive(),
         };
         cap.on_create();

@@ -150,6 +150,17 @@ impl FrameAllocator {
         None
     }
 
+    /// Whether the frame at `addr` is managed RAM currently handed out
+    /// (for tests that check memory comes back).
+    pub fn is_allocated(&self, addr: u64) -> bool {
+        let f = (addr / PAGE_SIZE) as usize;
+        f < self.frames
+            && self.is_used(f)
+            && self
+                .usable
+                .contains(PhysRange::new(addr, addr.saturating_add(1)))
+    }
+
     /// Returns one frame.
     ///
     /// # Panics
@@ -265,7 +276,10 @@ mod tests {
             Some(0x1000)
         );
         assert_eq!(fa.alloc_contiguous(1, PAGE_SIZE), None);
+        assert!(fa.is_allocated(run) && fa.is_allocated(run + 15 * PAGE_SIZE));
         fa.free_contiguous(run, 16);
+        assert!(!fa.is_allocated(run) && !fa.is_allocated(run + 15 * PAGE_SIZE));
+        assert!(!fa.is_allocated(0x10000) && !fa.is_allocated(u64::MAX & !0xfff));
         assert_eq!(fa.alloc_contiguous_below(1, PAGE_SIZE, 0), None);
         assert_eq!(
             fa.alloc_contiguous_below(16, PAGE_SIZE, 0x30000),

@@ -63,6 +63,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("tlb_shootdown", user_scenarios::tlb_shootdown),
     ("user_affinity", user_scenarios::user_affinity),
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
+    ("device_caps", user_scenarios::device_caps),
 ];
 
 macro_rules! ensure {

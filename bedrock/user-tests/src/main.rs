@@ -9,6 +9,7 @@ mod rt;
 mod ipc_cases;
 mod scheme_cases;
 mod bench;
+mod device_cases;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -50,6 +51,7 @@ fn main(args: &Args) -> i32 {
         "scheme-stop" => scheme_cases::stop(args),
         "affinity" => affinity(),
         "bench" => bench::bench(args),
+        "device" => device_cases::run(args),
         other => Err(other),
     };
     match result {
