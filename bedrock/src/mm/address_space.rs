@@ -303,6 +303,12 @@ impl AddressSpace {
         }
     }
 
+    /// The frame and flags mapped at `addr`, if any (for tests).
+    pub fn translate(&self, addr: u64) -> Option<(u64, Flags)> {
+        let _vm = self.vm.lock();
+        Mapper::new(self.root, &DirectMap).translate(addr)
+    }
+
     /// Maps a zeroed frame at `page` with `prot` unless already mapped.
     /// True if the page is mapped afterwards.
     fn commit_page(&self, page: u64, prot: Prot) -> bool {

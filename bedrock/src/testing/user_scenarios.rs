@@ -449,6 +449,7 @@ pub fn device_caps(ctx: &Context<'_>) -> Result<(), String> {
     use crate::mm::PhysRange;
     use crate::mm::kernel_space::{Caching, map_direct};
     use crate::mm::memmap::RangeSet;
+    use crate::mm::paging::Flags;
     use bedrock_abi::Rights;
 
     let hpet = ctx
@@ -501,7 +502,8 @@ pub fn device_caps(ctx: &Context<'_>) -> Result<(), String> {
     };
     // Answers the program's three questions, then lets it finish.
     let mut verdicts = Vec::new();
-    for expected in 1..=3u64 {
+    // The order of the program's questions (labels of `device_cases`).
+    for expected in [4, 1, 2, 3u64] {
         let give_up = crate::arch::x86_64::tsc::now_ns() + 30_000_000_000;
         let got = loop {
             let now = crate::arch::x86_64::tsc::now_ns();
@@ -509,9 +511,12 @@ pub fn device_caps(ctx: &Context<'_>) -> Result<(), String> {
                 Ok(got) => break got,
                 // A driver that died early never calls: stop waiting.
                 Err(e) if driver.status().is_some() || now > give_up => {
+                    let status = driver.wait();
+                    if let Some(Err(why)) = verdicts.into_iter().find(Result::is_err) {
+                        return Err(why);
+                    }
                     return Err(format!(
-                        "no call {expected} from the driver ({e}); it ended with {}",
-                        driver.wait()
+                        "no call {expected} from the driver ({e}); it ended with {status}"
                     ));
                 }
                 Err(_) => {}
@@ -521,6 +526,23 @@ pub fn device_caps(ctx: &Context<'_>) -> Result<(), String> {
         let label = got.message.label;
         let verdict: Result<(), String> = (|| {
             ensure!(label == expected, "call {label}, expected {expected}");
+            if label == 4 {
+                // words: user address, expected physical address.
+                let (virt, want) = (phys, len);
+                let (frame, flags) = driver
+                    .aspace
+                    .translate(virt)
+                    .ok_or("the MMIO page is not mapped")?;
+                let uncached = Flags::NO_CACHE.union(Flags::WRITE_THROUGH);
+                ensure!(frame == want, "MMIO mapped to {frame:#x}, not {want:#x}");
+                ensure!(
+                    flags.contains(uncached)
+                        && flags.contains(Flags::NO_EXECUTE)
+                        && !flags.contains(Flags::WRITABLE),
+                    "MMIO page flags {flags:?}: not read-only, uncached and NX"
+                );
+                return Ok(());
+            }
             let range = PhysRange::from_len(phys, len).ok_or("wrapping range")?;
             ensure!(
                 len > 0 && len <= 1 << 20 && ram.contains(range),

@@ -26,6 +26,8 @@ macro_rules! check {
 pub const CHECK_PATTERN: u64 = 1;
 pub const CHECK_ALLOCATED: u64 = 2;
 pub const CHECK_FREED: u64 = 3;
+/// Words: a user address where the HPET page is mapped read-only.
+pub const CHECK_MMIO_MAPPING: u64 = 4;
 
 const PAGE: u64 = 4096;
 const HPET: u64 = 0xfed0_0000;
@@ -66,7 +68,7 @@ pub fn run(args: &Args) -> R {
     let hpet_caps = arg(args, 5)?;
     check!(object_type(platform) == Ok(ObjectType::Platform as u64), "platform handle type");
     ports(platform, checker)?;
-    mmio(platform, weak, hpet_caps)?;
+    mmio(platform, weak, checker, hpet_caps)?;
     dma(platform, checker)?;
     irq(platform)?;
     say!("device: every bad argument was refused and the kernel is fine");
@@ -122,13 +124,15 @@ fn read64(addr: u64) -> u64 {
     unsafe { core::ptr::read_volatile(addr as *const u64) }
 }
 
-fn mmio(platform: u32, weak: u32, hpet_caps: u64) -> R {
+fn mmio(platform: u32, weak: u32, checker: u32, hpet_caps: u64) -> R {
     let hpet = device::mint(platform, MINT_MMIO, HPET, PAGE, RM).map_err(|_| "mint the HPET page")?;
     check!(object_type(hpet) == Ok(ObjectType::Memory as u64), "MMIO handle type");
     let a = ipc::mem_map(hpet, prot::READ).map_err(|_| "map the HPET")? as u64;
     check!(read64(a) == hpet_caps, "HPET capabilities differ from the kernel's");
     let b = ipc::mem_map(hpet, prot::READ).map_err(|_| "map the HPET twice")? as u64;
     check!(read64(b) == hpet_caps, "second mapping");
+    // The kernel checks the page table entry: HPET frame, uncached, NX.
+    ask_kernel(checker, CHECK_MMIO_MAPPING, b, HPET, 0)?;
     say!("device mmio: HPET capabilities {hpet_caps:#x} read through an uncached mapping");
 
     check!(ipc::mem_map(hpet, prot::READ | prot::WRITE) == Err(Errno::Acces), "writable map without WRITE");
