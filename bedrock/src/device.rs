@@ -190,7 +190,7 @@ mod tests {
             (0xfed0_0001, PAGE_SIZE),
             (0xfed0_0000, 100),
             (0xc000_0000, MAX_MMIO_SIZE + PAGE_SIZE),
-            (u64::MAX & !0xfff, 2 * PAGE_SIZE),
+            (!0xfff, 2 * PAGE_SIZE),
             (limit, PAGE_SIZE),
             (limit - PAGE_SIZE, 2 * PAGE_SIZE),
         ] {
