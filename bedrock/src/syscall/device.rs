@@ -24,16 +24,30 @@ pub fn platform_mint(
     if !allowed.contains(rights) {
         return Err(Errno::Inval);
     }
-    // Check the handle before minting: making an object can allocate
-    // memory or take an interrupt line.
+    // Type first (`Inval`), then rights (`Acces`), before anything is made.
     let platform = object_of(silo, h, rights, |c| match &c.object {
         Object::Platform(p) => Some(p.clone()),
         _ => None,
     })?;
+    // Made outside the table lock (DMA memory is zeroed meanwhile).
     let object = platform.mint(kind, base, len)?;
-    // The handle may have gone meanwhile: then the new object is dropped.
-    let cap = with_cap(silo, h, rights, |c| c.derive_new(object, rights))?;
-    insert(silo, cap)
+    let line = match &object {
+        Object::IrqLine(l) => Some(l.clone()),
+        _ => None,
+    };
+    match with_cap(silo, h, rights, |c| c.derive_new(object, rights)) {
+        Ok(cap) => {
+            drop(line); // a failed insert then releases the line with the cap
+            insert(silo, cap)
+        }
+        Err(e) => {
+            // The handle went meanwhile: give the line back.
+            if let Some(line) = line {
+                line.release();
+            }
+            Err(e)
+        }
+    }
 }
 
 pub fn mem_phys_addr(silo: &Silo, h: u64) -> SysResult {
