@@ -71,6 +71,12 @@ pub fn run(args: &Args) -> R {
     mmio(platform, weak, checker, hpet_caps)?;
     dma(platform, checker)?;
     irq(platform)?;
+    // Minted capabilities derive from the authority handle: revoking it
+    // takes them all back.
+    let pci = device::mint(platform, MINT_IO_PORTS, 0xcf8, 8, RW).map_err(|_| "mint before revoke")?;
+    ipc::revoke(platform).map_err(|_| "revoke the platform handle")?;
+    check!(device::port_in(pci, 0xcfc, 4) == Err(Errno::BadF), "minted cap survived revocation");
+    check!(object_type(platform) == Ok(ObjectType::Platform as u64), "the authority itself stays");
     say!("device: every bad argument was refused and the kernel is fine");
     Ok(())
 }
