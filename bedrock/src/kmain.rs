@@ -104,6 +104,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         "ioapic: {} I/O APIC(s), {lines} interrupt lines, all masked",
         topology.ioapics.len()
     );
+    crate::ipc::device::init(boot_info, topology);
     start_cpus(topology);
 
     let main = move || match cmdline.test {
@@ -166,7 +167,8 @@ pub fn boot_archive(info: &BootInfo) -> Option<&'static [u8]> {
 
 /// Starts program `name` of the boot archive as the first silo with
 /// `argv = [name, args...]`: it gets the archive as handle
-/// `BOOT_ARCHIVE_HANDLE` and the root namespace, whatever its name.
+/// `BOOT_ARCHIVE_HANDLE`, the platform authority as `PLATFORM_HANDLE` and
+/// the root namespace, whatever its name.
 /// `Ok(None)`: nothing to run (no archive, or no such program).
 pub fn start_init(
     info: &BootInfo,
@@ -184,8 +186,14 @@ pub fn start_init(
         return Ok(None);
     };
     let argv: Vec<&str> = core::iter::once(name).chain(args.iter().copied()).collect();
-    let with =
+    let mut with =
         crate::silo::Spawn::first(bytes).map_err(|e| alloc::format!("boot archive handle: {e}"))?;
+    // Handle 2 (`PLATFORM_HANDLE`): the platform authority, from which
+    // init's drivers get their device capabilities.
+    with.caps.push(crate::cap::Cap::new(
+        crate::cap::Object::Platform(alloc::sync::Arc::new(crate::ipc::device::Platform)),
+        crate::ipc::device::PLATFORM_RIGHTS,
+    ));
     crate::silo::spawn_elf_with(name, file.data, &argv, &[], with)
         .map(Some)
         .map_err(|e| alloc::format!("{e}"))

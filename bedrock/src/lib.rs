@@ -19,6 +19,7 @@ extern crate alloc;
 pub mod acpi;
 pub mod boot;
 pub mod cap;
+pub mod device;
 pub mod elf;
 pub use bedrock_initrd as initrd;
 #[cfg(kernel)]

@@ -395,6 +395,21 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         ..DEFAULT
     },
+    Scenario {
+        name: "device_caps",
+        expect: Expect::Pass {
+            must_contain: &[
+                "device ports: PCI host bridge 8086:29c0 read through ports 0xcf8..0xcff",
+                "device mmio: HPET capabilities 0x",
+                "device dma: 12288 bytes at physical 0x",
+                "pattern verified by the kernel there",
+                "device dma: freed after the last handle and mapping went",
+                "device: every bad argument was refused and the kernel is fine",
+                "device_caps: DMA pattern found at the reported physical address",
+            ],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

@@ -14,6 +14,9 @@ pub const WORDS: usize = 4;
 /// on, in order (the creator tells the program which is which, e.g. in
 /// its arguments).
 pub const FIRST_INITIAL_HANDLE: u32 = 1;
+/// Init's handle to the platform authority (`ObjectType::Platform`), the
+/// source of every device capability (`Syscall::PlatformMint`).
+pub const PLATFORM_HANDLE: u32 = 2;
 pub const MAX_DATA: usize = 4096;
 pub const MAX_HANDLES: usize = 4;
 
@@ -62,10 +65,14 @@ pub enum ObjectType {
     Notification = 3,
     Memory = 4,
     IrqLine = 5,
+    /// The platform authority: mints device capabilities.
+    Platform = 6,
     /// A silo (`SiloSpawn`): wait for it, kill it.
     Silo = 7,
     /// A thread (`ThreadHandle`): wait for it.
     Thread = 8,
+    /// A range of x86 I/O ports (`Syscall::PortIn`, `Syscall::PortOut`).
+    IoPorts = 9,
 }
 
 /// `HandleInfo` result: object type in bits 32.., rights in bits 0..32.

@@ -10,6 +10,7 @@
 #![no_std]
 
 pub mod auxv;
+pub mod device;
 pub mod errno;
 pub mod ipc;
 pub mod rights;

@@ -124,6 +124,29 @@ pub enum Syscall {
     /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
     SysCpus = 53,
 
+    // Device resources for ring-3 drivers (see `device`).
+    /// `(platform handle, kind, base, len, rights) -> handle`: a new device
+    /// capability from the platform authority, with `rights` (a subset of
+    /// the platform handle's and of what `kind` allows, else `Acces` /
+    /// `Inval`). Kinds (`device::MINT_*`): MMIO range (`base` physical,
+    /// `len` bytes, both page-aligned; a memory object mapped uncached and
+    /// never executable; RAM is `Perm`, the kernel's own devices `Busy`),
+    /// I/O ports (`base` first port, `len` count), DMA memory (`len` bytes
+    /// of zeroed physically contiguous RAM below `base`, 0 = anywhere), ISA
+    /// IRQ line (`base` = IRQ 0..16, `len` = 1).
+    PlatformMint = 54,
+    /// `(memory handle) -> physical address` of a DMA or MMIO memory
+    /// object's first byte (needs MAP and WRITE: the address is for
+    /// programming a device, which then writes there); `Inval` for
+    /// ordinary shared memory, whose frames are scattered.
+    MemPhysAddr = 55,
+    /// `(ports handle, port, width) -> value`: `in` of `width` bytes (1, 2
+    /// or 4) from `port` (needs READ; the whole access inside the range,
+    /// else `Acces`).
+    PortIn = 56,
+    /// `(ports handle, port, width, value) -> 0`: `out` (needs WRITE).
+    PortOut = 57,
+
     // Silos and threads as capabilities (60..=69).
     /// `(spec: *const silo::SpawnSpec) -> silo handle`: starts a new silo
     /// from an ELF image in the caller's memory (see [`crate::silo`] for
@@ -170,7 +193,7 @@ pub enum Syscall {
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 47] = [
+    const ALL: [Syscall; 51] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -211,6 +234,10 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::SysSilos,
         Syscall::SysCpus,
+        Syscall::PlatformMint,
+        Syscall::MemPhysAddr,
+        Syscall::PortIn,
+        Syscall::PortOut,
         Syscall::SiloSpawn,
         Syscall::SiloWait,
         Syscall::SiloKill,
@@ -264,6 +291,10 @@ impl Syscall {
             51 => Self::IrqAck,
             52 => Self::SysSilos,
             53 => Self::SysCpus,
+            54 => Self::PlatformMint,
+            55 => Self::MemPhysAddr,
+            56 => Self::PortIn,
+            57 => Self::PortOut,
             60 => Self::SiloSpawn,
             61 => Self::SiloWait,
             62 => Self::SiloKill,

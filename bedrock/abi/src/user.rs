@@ -597,3 +597,68 @@ pub mod silo {
         Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, size) })
     }
 }
+
+/// Typed wrappers for device capabilities (ring-3 drivers).
+pub mod device {
+    use crate::{Errno, Rights, Syscall};
+
+    use super::syscall as call;
+
+    /// `PlatformMint`: a device capability of `kind` (`device::MINT_*`).
+    pub fn mint(
+        platform: u32,
+        kind: u64,
+        base: u64,
+        len: u64,
+        rights: Rights,
+    ) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe {
+            call(
+                Syscall::PlatformMint,
+                &[
+                    platform as usize,
+                    kind as usize,
+                    base as usize,
+                    len as usize,
+                    rights.bits() as usize,
+                ],
+            )
+        }
+        .map(|h| h as u32)
+    }
+
+    /// Physical address of a DMA or MMIO memory object.
+    pub fn phys_addr(memory: u32) -> Result<u64, Errno> {
+        // SAFETY: no pointers.
+        unsafe { call(Syscall::MemPhysAddr, &[memory as usize]) }.map(|a| a as u64)
+    }
+
+    /// Reads `width` (1, 2 or 4) bytes from I/O port `port`.
+    pub fn port_in(ports: u32, port: u16, width: u8) -> Result<u32, Errno> {
+        // SAFETY: no pointers.
+        unsafe {
+            call(
+                Syscall::PortIn,
+                &[ports as usize, port as usize, width as usize],
+            )
+        }
+        .map(|v| v as u32)
+    }
+
+    /// Writes the low `width` bytes of `value` to I/O port `port`.
+    pub fn port_out(ports: u32, port: u16, width: u8, value: u32) -> Result<usize, Errno> {
+        // SAFETY: no pointers.
+        unsafe {
+            call(
+                Syscall::PortOut,
+                &[
+                    ports as usize,
+                    port as usize,
+                    width as usize,
+                    value as usize,
+                ],
+            )
+        }
+    }
+}

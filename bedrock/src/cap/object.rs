@@ -6,6 +6,7 @@ use bedrock_abi::ipc::ObjectType;
 use bedrock_abi::{Errno, Rights};
 
 use super::revoke::Link;
+use crate::ipc::device::{IoPorts, Platform};
 use crate::ipc::irq_line::IrqLine;
 use crate::ipc::memory::MemoryObject;
 use crate::ipc::notification::Notification;
@@ -50,6 +51,8 @@ pub enum Object {
     IrqLine(Arc<IrqLine>),
     Silo(Arc<SiloRef>),
     Thread(Arc<ThreadRef>),
+    Platform(Arc<Platform>),
+    IoPorts(Arc<IoPorts>),
 }
 
 impl Object {
@@ -62,6 +65,8 @@ impl Object {
             Object::IrqLine(_) => ObjectType::IrqLine,
             Object::Silo(_) => ObjectType::Silo,
             Object::Thread(_) => ObjectType::Thread,
+            Object::Platform(_) => ObjectType::Platform,
+            Object::IoPorts(_) => ObjectType::IoPorts,
         }
     }
 }
@@ -121,6 +126,24 @@ impl Cap {
             object: self.object.clone(),
             rights,
             badge,
+            link: self.link.derive(),
+        };
+        cap.on_create();
+        Ok(cap)
+    }
+
+    /// A capability to a new `object` made from this one (a device cap
+    /// minted from the platform authority): a child in the derivation
+    /// tree, so revoking `self` invalidates it too. `rights` must be a
+    /// subset of this capability's.
+    pub fn derive_new(&self, object: Object, rights: Rights) -> Result<Cap, Errno> {
+        if !self.rights.contains(rights) {
+            return Err(Errno::Acces);
+        }
+        let cap = Cap {
+            object,
+            rights,
+            badge: 0,
             link: self.link.derive(),
         };
         cap.on_create();

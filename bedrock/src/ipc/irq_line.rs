@@ -38,15 +38,24 @@ impl IrqLine {
     /// routed to this CPU and masked until a notification is bound.
     pub fn isa(isa: u8) -> Result<Arc<IrqLine>, Errno> {
         let route = ioapic::isa_route(isa);
-        let vector = (irq::FIRST_DEVICE_VECTOR + 0x10..=irq::LAST_DEVICE_VECTOR)
-            .find(|&v| irq::attach(v, on_interrupt).is_ok())
-            .ok_or(Errno::Busy)?;
-        let line = Arc::new(IrqLine {
-            route,
-            vector,
-            target: IrqSpin::new(None),
-        });
-        LINES.lock().insert(vector, line.clone());
+        let line = {
+            let mut lines = LINES.lock();
+            // Two lines on one input would steal each other's routing.
+            if lines.values().any(|l| l.route.gsi == route.gsi) {
+                return Err(Errno::Busy);
+            }
+            let vector = (irq::FIRST_DEVICE_VECTOR + 0x10..=irq::LAST_DEVICE_VECTOR)
+                .find(|&v| irq::attach(v, on_interrupt).is_ok())
+                .ok_or(Errno::Busy)?;
+            let line = Arc::new(IrqLine {
+                route,
+                vector,
+                target: IrqSpin::new(None),
+            });
+            lines.insert(vector, line.clone());
+            line
+        };
+        let vector = line.vector;
         if ioapic::route(route, vector, apic::id()).is_err() || ioapic::mask(route.gsi).is_err() {
             LINES.lock().remove(&vector);
             let _ = irq::detach(vector);

@@ -2,6 +2,7 @@
 //! objects ([`port`]), bitmask notifications ([`notification`]) and
 //! shared memory objects ([`memory`]).
 
+pub mod device;
 pub mod irq_line;
 pub mod memory;
 pub mod notification;

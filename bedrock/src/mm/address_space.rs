@@ -31,11 +31,14 @@ pub struct AddressSpace {
     committed: AtomicU64,
 }
 
-/// One mapping of a shared memory object.
+/// One mapping of a memory object.
 struct SharedMapping {
     id: u64,
     /// Address of the object's first page (regions may be split later).
     base: u64,
+    /// The most access the handle it was mapped through allowed:
+    /// `protect` never goes beyond it.
+    max: Prot,
     object: Arc<MemoryObject>,
 }
 
@@ -131,6 +134,17 @@ impl AddressSpace {
         let mut freed = Vec::new();
         {
             let mut vm = self.vm.lock();
+            if let Some(Kind::Shared(id)) = vm.lookup(start).map(|r| r.kind) {
+                let max = self
+                    .shared
+                    .lock()
+                    .iter()
+                    .find(|m| m.id == id)
+                    .map(|m| m.max);
+                if !max.is_some_and(|max| max.contains(prot)) {
+                    return Err(VmError::Denied { addr: start });
+                }
+            }
             vm.protect(start, len, prot)?;
             if let Some(Kind::Shared(id)) = vm.lookup(start).map(|r| r.kind) {
                 drop(vm);
@@ -231,20 +245,36 @@ impl AddressSpace {
         self.commit_page(page, prot)
     }
 
-    /// Maps all of `object` with `prot`; its pages are present at once.
+    /// Maps all of `object` with `prot` (at most `max`, which later
+    /// protection changes cannot exceed either); its pages are present at
+    /// once. Device memory is mapped uncached and never executable.
     pub fn map_shared(
         &self,
         object: Arc<MemoryObject>,
         placement: Placement,
         prot: Prot,
+        max: Prot,
     ) -> Result<u64, VmError> {
+        let max = if object.is_device() {
+            Prot::RW.intersection(max)
+        } else {
+            max
+        };
+        if !max.contains(prot) {
+            return Err(VmError::Denied { addr: 0 });
+        }
         let size = object.size();
         let id = NEXT_MAPPING.fetch_add(1, Ordering::Relaxed);
         let base = self
             .vm
             .lock()
             .reserve(placement, size, prot, Kind::Shared(id))?;
-        self.shared.lock().push(SharedMapping { id, base, object });
+        self.shared.lock().push(SharedMapping {
+            id,
+            base,
+            max,
+            object,
+        });
         self.remap_shared(id, base, size, prot);
         Ok(base)
     }
@@ -266,15 +296,26 @@ impl AddressSpace {
         let Some(frames) = guard.as_mut() else { return };
         for va in (from..from + len).step_by(PAGE_SIZE as usize) {
             let _ = mapper.unmap(va);
-            let (Some(flags), Some(frame)) = (
+            let (Some(mut flags), Some(frame)) = (
                 prot.page_flags(),
                 object.frame(((va - region_start) / PAGE_SIZE) as usize),
             ) else {
                 continue;
             };
+            if object.is_device() {
+                // PCD + PWT select PAT entry 3, uncacheable in the
+                // power-on PAT (which the kernel leaves as it is).
+                flags = flags | Flags::NO_CACHE | Flags::WRITE_THROUGH | Flags::NO_EXECUTE;
+            }
             // Only intermediate tables can need frames here.
             let _ = mapper.map(va, frame, PageSize::Size4K, flags, &mut || frames.alloc());
         }
+    }
+
+    /// The frame and flags mapped at `addr`, if any (for tests).
+    pub fn translate(&self, addr: u64) -> Option<(u64, Flags)> {
+        let _vm = self.vm.lock();
+        Mapper::new(self.root, &DirectMap).translate(addr)
     }
 
     /// Maps a zeroed frame at `page` with `prot` unless already mapped.
@@ -361,7 +402,12 @@ impl AddressSpace {
         {
             return None;
         }
-        let (phys, _) = mapper.translate(va)?;
+        let (phys, flags) = mapper.translate(va)?;
+        // Device memory (mapped uncached) is not in the direct map, and a
+        // kernel copy must not touch device registers anyway.
+        if flags.contains(Flags::NO_CACHE) {
+            return None;
+        }
         Some(phys_to_virt(phys) as *mut u8)
     }
 

@@ -120,12 +120,21 @@ impl FrameAllocator {
     /// Allocates `count` physically contiguous frames starting at a multiple
     /// of `align` bytes (a power of two, at least a page).
     pub fn alloc_contiguous(&mut self, count: usize, align: u64) -> Option<u64> {
+        self.alloc_contiguous_below(count, align, u64::MAX)
+    }
+
+    /// Like [`Self::alloc_contiguous`], with the whole run below `limit`
+    /// (for devices that address only 32 bits, say).
+    pub fn alloc_contiguous_below(&mut self, count: usize, align: u64, limit: u64) -> Option<u64> {
         if count == 0 || count > self.free {
             return None;
         }
         let step = (align.max(PAGE_SIZE) / PAGE_SIZE) as usize;
+        let end = self
+            .frames
+            .min(usize::try_from(limit / PAGE_SIZE).unwrap_or(usize::MAX));
         let mut first = 0;
-        while first + count <= self.frames {
+        while first + count <= end {
             match (first..first + count).rev().find(|&f| self.is_used(f)) {
                 // Restart after the used frame, at the next aligned index.
                 Some(used) => first = (used + 1).next_multiple_of(step),
@@ -139,6 +148,17 @@ impl FrameAllocator {
             }
         }
         None
+    }
+
+    /// Whether the frame at `addr` is managed RAM currently handed out
+    /// (for tests that check memory comes back).
+    pub fn is_allocated(&self, addr: u64) -> bool {
+        let f = (addr / PAGE_SIZE) as usize;
+        f < self.frames
+            && self.is_used(f)
+            && self
+                .usable
+                .contains(PhysRange::new(addr, addr.saturating_add(1)))
     }
 
     /// Returns one frame.
@@ -241,6 +261,30 @@ mod tests {
         assert!(small + 3 * PAGE_SIZE <= run || small >= run + 0x200000);
         fa.free_contiguous(run, 512);
         assert_eq!(fa.alloc_contiguous(512, 0x200000), Some(0x200000));
+    }
+
+    #[test]
+    fn contiguous_runs_below_a_limit() {
+        // 15 frames, then 16 frames.
+        let mut fa = allocator(&[(0x1000, 0x10000), (0x20000, 0x30000)]);
+        assert_eq!(fa.alloc_contiguous_below(16, PAGE_SIZE, 0x2f000), None);
+        let run = fa.alloc_contiguous_below(16, PAGE_SIZE, 0x30000).unwrap();
+        assert_eq!(run, 0x20000);
+        // Every frame of the run is taken, those below it are not.
+        assert_eq!(
+            fa.alloc_contiguous_below(15, PAGE_SIZE, 0x30000),
+            Some(0x1000)
+        );
+        assert_eq!(fa.alloc_contiguous(1, PAGE_SIZE), None);
+        assert!(fa.is_allocated(run) && fa.is_allocated(run + 15 * PAGE_SIZE));
+        fa.free_contiguous(run, 16);
+        assert!(!fa.is_allocated(run) && !fa.is_allocated(run + 15 * PAGE_SIZE));
+        assert!(!fa.is_allocated(0x10000) && !fa.is_allocated(!0xfff));
+        assert_eq!(fa.alloc_contiguous_below(1, PAGE_SIZE, 0), None);
+        assert_eq!(
+            fa.alloc_contiguous_below(16, PAGE_SIZE, 0x30000),
+            Some(0x20000)
+        );
     }
 
     #[test]

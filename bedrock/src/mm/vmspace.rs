@@ -85,6 +85,10 @@ impl Prot {
         Prot(self.0 | other.0)
     }
 
+    pub const fn intersection(self, other: Prot) -> Prot {
+        Prot(self.0 & other.0)
+    }
+
     pub const fn contains(self, other: Prot) -> bool {
         self.0 & other.0 == other.0
     }
@@ -263,6 +267,11 @@ pub enum VmError {
     },
     /// A [`Layout`] that is not page-aligned or not ordered.
     BadLayout,
+    /// More access than the mapping's capability granted (the kernel
+    /// checks this for shared mappings; this module never returns it).
+    Denied {
+        addr: u64,
+    },
 }
 
 impl fmt::Display for VmError {
@@ -283,6 +292,7 @@ impl fmt::Display for VmError {
             VmError::GuardRegion { addr } => write!(f, "{addr:#x} is in a guard region"),
             VmError::TooManyRegions { limit } => write!(f, "more than {limit} regions"),
             VmError::BadLayout => f.write_str("bad address-space layout"),
+            VmError::Denied { addr } => write!(f, "{addr:#x}: more access than the handle granted"),
             VmError::MixedKinds { addr } => {
                 write!(f, "range changes kind of memory at {addr:#x}")
             }

@@ -39,7 +39,7 @@ fn handle(v: u64) -> Result<Handle, Errno> {
 }
 
 /// Runs `f` on the capability behind `h` after checking `needed`.
-fn with_cap<R>(
+pub(super) fn with_cap<R>(
     silo: &Silo,
     h: u64,
     needed: Rights,
@@ -381,7 +381,7 @@ fn notification_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<Notificati
     })
 }
 
-fn memory_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<MemoryObject>, Errno> {
+pub(super) fn memory_of(silo: &Silo, h: u64, needed: Rights) -> Result<Arc<MemoryObject>, Errno> {
     object_of(silo, h, needed, |c| match &c.object {
         Object::Memory(m) => Some(m.clone()),
         _ => None,
@@ -453,19 +453,38 @@ pub fn mem_map(silo: &Silo, h: u64, hint: u64, prot_bits: u64) -> SysResult {
     if prot.contains(Prot::EXEC) {
         needed = needed | Rights::EXECUTE;
     }
-    let object = memory_of(silo, h, needed)?;
+    let (object, rights) = object_of(silo, h, needed, |c| match &c.object {
+        Object::Memory(m) => Some((m.clone(), c.rights)),
+        _ => None,
+    })?;
+    if object.is_device() && prot.contains(Prot::EXEC) {
+        return Err(Errno::Inval); // device registers are never code
+    }
+    // What `VmProtect` may later grant on this mapping: no more than the
+    // handle allowed.
+    let mut max = Prot::NONE;
+    if rights.contains(Rights::READ) {
+        max = max | Prot::READ;
+    }
+    if rights.contains(Rights::WRITE) {
+        max = max | Prot::WRITE;
+    }
+    if rights.contains(Rights::EXECUTE) {
+        max = max | Prot::EXEC;
+    }
     let placement = if hint == 0 {
         Placement::Anywhere
     } else {
         Placement::Hint(hint)
     };
     silo.aspace
-        .map_shared(object, placement, prot)
+        .map_shared(object, placement, prot, max)
         .map(|a| a as usize)
         .map_err(|e| match e {
             VmError::WriteExecute | VmError::Misaligned(_) | VmError::OutOfRange { .. } => {
                 Errno::Inval
             }
+            VmError::Denied { .. } => Errno::Acces,
             _ => Errno::NoMem,
         })
 }

@@ -19,6 +19,7 @@ fn errno(e: VmError) -> Errno {
         VmError::NoSpace { .. } | VmError::TooManyRegions { .. } => Errno::NoMem,
         VmError::Occupied { .. } => Errno::Exist,
         VmError::NotMapped { .. } => Errno::NoEnt,
+        VmError::Denied { .. } => Errno::Acces,
         _ => Errno::Inval,
     }
 }

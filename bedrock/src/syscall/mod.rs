@@ -4,6 +4,7 @@
 //! pointers go through `arch::x86_64::usercopy`, so a bad pointer is
 //! `Errno::Fault`, never a kernel fault.
 
+mod device;
 mod futex;
 mod ipc;
 mod memory;
@@ -108,6 +109,10 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::SiloKill => silo::kill(silo, a[0]),
         Syscall::ThreadHandle => silo::thread_handle(silo, a[0]),
         Syscall::ThreadWait => silo::thread_wait(silo, a[0], a[1]),
+        Syscall::PlatformMint => device::platform_mint(silo, a[0], a[1], a[2], a[3], a[4]),
+        Syscall::MemPhysAddr => device::mem_phys_addr(silo, a[0]),
+        Syscall::PortIn => device::port_in(silo, a[0], a[1], a[2]),
+        Syscall::PortOut => device::port_out(silo, a[0], a[1], a[2], a[3]),
         // Numbers the ABI adds before this kernel handles them.
         #[allow(unreachable_patterns)]
         _ => Err(Errno::NoSys),

@@ -66,6 +66,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
     ("silo_spawn", user_scenarios::silo_spawn),
     ("silo_init_archive", user_scenarios::silo_init_archive),
+    ("device_caps", user_scenarios::device_caps),
 ];
 
 macro_rules! ensure {

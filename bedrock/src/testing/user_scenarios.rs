@@ -521,3 +521,163 @@ pub fn silo_init_archive(ctx: &Context<'_>) -> Result<(), String> {
         .ok_or("no usertest in the boot archive")?;
     expect_code0("usertest silo-init", &init)
 }
+
+/// A ring-3 driver with the platform authority: reads the PCI host
+/// bridge's ID through a port range, the HPET through an uncached MMIO
+/// mapping, and writes a pattern into DMA memory that the kernel then
+/// finds at the physical address the program was told; every bad
+/// argument comes back as an error.
+pub fn device_caps(ctx: &Context<'_>) -> Result<(), String> {
+    use crate::cap::{Cap, Object};
+    use crate::ipc::device::{PLATFORM_RIGHTS, Platform};
+    use crate::ipc::port::{KMessage, Port};
+    use crate::mm::PhysRange;
+    use crate::mm::kernel_space::{Caching, map_direct};
+    use crate::mm::memmap::RangeSet;
+    use crate::mm::paging::Flags;
+    use bedrock_abi::Rights;
+
+    let hpet = ctx
+        .topology
+        .hpet_address
+        .ok_or("no HPET in the ACPI tables")?;
+    let regs = map_direct(PhysRange::new(hpet, hpet + 8), Caching::Uncached)
+        .map_err(|e| format!("cannot map the HPET: {e:?}"))?;
+    // SAFETY: the HPET's capabilities register, just mapped uncached.
+    let hpet_caps = unsafe { core::ptr::read_volatile(regs as *const u64) };
+
+    let port = Arc::new(Port::new());
+    let server = Cap::new(Object::Port(port.clone()), Rights::RECEIVE);
+    let platform = || Object::Platform(Arc::new(Platform));
+    let caps = alloc::vec![
+        Cap::new(platform(), PLATFORM_RIGHTS),
+        Cap::new(Object::Port(port.clone()), Rights::CALL),
+        Cap::new(platform(), Rights::READ.union(Rights::MAP)),
+    ];
+    let first = bedrock_abi::ipc::FIRST_INITIAL_HANDLE;
+    let argv = [
+        String::from("usertest"),
+        String::from("device"),
+        format!("{first}"),
+        format!("{}", first + 1),
+        format!("{}", first + 2),
+        format!("{hpet_caps:#x}"),
+    ];
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let driver = silo::spawn_elf_with(
+        "usertest-device",
+        usertest(ctx)?,
+        &argv,
+        &[],
+        silo::Spawn {
+            caps,
+            namespace: Vec::new(),
+            affinity: None,
+        },
+    )
+    .map_err(|e| format!("cannot start usertest device: {e}"))?;
+
+    let ram = RangeSet::usable_ram(&ctx.info.regions);
+    let allocated = |phys: u64, len: u64| -> Vec<bool> {
+        let frames = FRAMES.lock();
+        let frames = frames.as_ref().expect("frame allocator");
+        (phys..phys + len)
+            .step_by(crate::mm::PAGE_SIZE as usize)
+            .map(|f| frames.is_allocated(f))
+            .collect()
+    };
+    // Answers the program's three questions, then lets it finish.
+    let mut verdicts = Vec::new();
+    // The order of the program's questions (labels of `device_cases`).
+    for expected in [4, 1, 2, 3u64] {
+        let give_up = crate::arch::x86_64::tsc::now_ns() + 30_000_000_000;
+        let got = loop {
+            let now = crate::arch::x86_64::tsc::now_ns();
+            match port.receive(Some(now + 100_000_000)) {
+                Ok(got) => break got,
+                // A driver that died early never calls: stop waiting.
+                Err(e) if driver.status().is_some() || now > give_up => {
+                    let status = driver.wait();
+                    if let Some(Err(why)) = verdicts.into_iter().find(Result::is_err) {
+                        return Err(why);
+                    }
+                    return Err(format!(
+                        "no call {expected} from the driver ({e}); it ended with {status}"
+                    ));
+                }
+                Err(_) => {}
+            }
+        };
+        let [phys, len, seed, _] = got.message.words;
+        let label = got.message.label;
+        let verdict: Result<(), String> = (|| {
+            ensure!(label == expected, "call {label}, expected {expected}");
+            if label == 4 {
+                // words: user address, expected physical address.
+                let (virt, want) = (phys, len);
+                let (frame, flags) = driver
+                    .aspace
+                    .translate(virt)
+                    .ok_or("the MMIO page is not mapped")?;
+                let uncached = Flags::NO_CACHE.union(Flags::WRITE_THROUGH);
+                ensure!(frame == want, "MMIO mapped to {frame:#x}, not {want:#x}");
+                ensure!(
+                    flags.contains(uncached)
+                        && flags.contains(Flags::NO_EXECUTE)
+                        && !flags.contains(Flags::WRITABLE),
+                    "MMIO page flags {flags:?}: not read-only, uncached and NX"
+                );
+                return Ok(());
+            }
+            let range = PhysRange::from_len(phys, len).ok_or("wrapping range")?;
+            ensure!(
+                len > 0 && len <= 1 << 20 && ram.contains(range),
+                "reported DMA range {phys:#x}+{len:#x} is not RAM"
+            );
+            let taken = allocated(phys, len);
+            match label {
+                1 => {
+                    ensure!(
+                        taken.iter().all(|&t| t),
+                        "DMA frames at {phys:#x} are not allocated"
+                    );
+                    // SAFETY: allocated RAM (checked above), covered by the
+                    // direct map; the driver is blocked in this call.
+                    let words = unsafe {
+                        core::slice::from_raw_parts(
+                            phys_to_virt(phys) as *const u64,
+                            (len / 8) as usize,
+                        )
+                    };
+                    let bad = words.iter().enumerate().find(|&(i, &w)| {
+                        w != seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    });
+                    ensure!(
+                        bad.is_none(),
+                        "pattern not at physical {phys:#x}: word {bad:?}"
+                    );
+                }
+                2 => ensure!(
+                    taken.iter().all(|&t| t),
+                    "DMA memory freed while still mapped"
+                ),
+                _ => ensure!(
+                    taken.iter().all(|&t| !t),
+                    "DMA memory not freed after the last handle and mapping"
+                ),
+            }
+            Ok(())
+        })();
+        let reply = KMessage {
+            label: verdict.is_err() as u64,
+            ..KMessage::default()
+        };
+        let _ = got.reply.reply(reply);
+        verdicts.push(verdict);
+    }
+    expect_code0("device driver", &driver)?;
+    drop(server);
+    verdicts.into_iter().collect::<Result<Vec<()>, String>>()?;
+    log::info!("device_caps: DMA pattern found at the reported physical address; kernel fine");
+    Ok(())
+}

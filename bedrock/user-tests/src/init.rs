@@ -24,5 +24,17 @@ fn main(args: &rt::Args) -> i32 {
         info.online_cpus,
         args.len()
     );
-    0
+    // The platform authority, source of the device capabilities that
+    // drivers will get from init.
+    let platform = bedrock_abi::ipc::PLATFORM_HANDLE;
+    match rt::ipc::info(platform) {
+        Ok(i) if i >> 32 == bedrock_abi::ipc::ObjectType::Platform as usize => {
+            say!("init: platform authority at handle {platform}");
+            0
+        }
+        _ => {
+            say!("init: no platform authority at handle {platform}");
+            1
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod ipc_fast_cases;
 mod scheme_cases;
 mod silo_cases;
 mod bench;
+mod device_cases;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -60,6 +61,7 @@ fn main(args: &Args) -> i32 {
         "silo-ns" => silo_cases::ns(args),
         "silo-init" => silo_cases::init(args),
         "bench-peer" => bench::peer(args),
+        "device" => device_cases::run(args),
         other => Err(other),
     };
     match result {

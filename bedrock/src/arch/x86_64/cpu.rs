@@ -183,3 +183,21 @@ impl Drop for FpuState {
         unsafe { alloc::alloc::dealloc(self.area.as_ptr(), self.layout) };
     }
 }
+
+/// One past the highest physical address the CPU can address
+/// (CPUID.80000008h:EAX[7:0]; 36 bits when the leaf is missing).
+pub fn phys_addr_limit() -> u64 {
+    #[allow(unused_unsafe)]
+    // SAFETY: leaf 0x80000000 exists on every x86_64 CPU and says whether
+    // 0x80000008 does.
+    let max = unsafe { __cpuid(0x8000_0000) }.eax;
+    let bits = if max >= 0x8000_0008 {
+        #[allow(unused_unsafe)]
+        // SAFETY: checked just above.
+        let eax = unsafe { __cpuid(0x8000_0008) }.eax;
+        (eax & 0xff).clamp(32, 52)
+    } else {
+        36
+    };
+    1 << bits
+}

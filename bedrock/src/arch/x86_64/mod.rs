@@ -13,6 +13,7 @@ pub mod ioapic;
 pub mod irq;
 pub mod paging;
 pub mod percpu;
+pub mod portio;
 pub mod rtc;
 pub mod serial;
 pub mod smp;
