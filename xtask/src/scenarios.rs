@@ -273,21 +273,30 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
-        name: "ipc_rights",
+        name: "cap_denied",
         expect: Expect::Pass {
             must_contain: &["ipc denied: calls without the right were refused"],
         },
         ..DEFAULT
     },
     Scenario {
-        name: "ipc_transfer_revoke",
+        name: "cap_attenuation",
+        expect: Expect::Pass {
+            must_contain: &[
+                "ipc attenuate: a duplicate without CALL could not call, the original could",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "cap_transfer_revoke",
         expect: Expect::Pass {
             must_contain: &["ipc transfer: handle worked after transfer and not after revoke"],
         },
         ..DEFAULT
     },
     Scenario {
-        name: "ipc_server_killed",
+        name: "ipc_peer_death",
         expect: Expect::Pass {
             must_contain: &[
                 "ipc crash: caller got ConnReset when the server died",
@@ -314,14 +323,25 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
-        name: "scheme_bulk_read",
+        name: "scheme_bulk_16mib",
         memory_mib: 512,
         timeout: Duration::from_secs(120),
         expect: Expect::Pass {
             must_contain: &[
                 "serves scheme toy:",
                 "scheme client: read 16 MiB of toy:/big byte-exact through the bulk path",
+                "scheme server: stopped",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "namespace_isolation",
+        expect: Expect::Pass {
+            must_contain: &[
+                "serves scheme toy:",
                 "scheme outsider: toy: is not reachable outside its namespace",
+                "scheme toy: is not in its namespace",
                 "scheme server: stopped",
             ],
         },

@@ -294,12 +294,16 @@ pub fn ipc_fast_path(ctx: &Context<'_>) -> Result<(), String> {
     expect_code0("server", &server)
 }
 
-/// A handle without CALL is refused (and logged by the program); an
-/// attenuated duplicate cannot call while the original can.
-pub fn ipc_rights(ctx: &Context<'_>) -> Result<(), String> {
+/// A silo holding a port handle without CALL is refused (and says so).
+pub fn cap_denied(ctx: &Context<'_>) -> Result<(), String> {
     use bedrock_abi::Rights;
     let (_, denied) = port_pair(Rights::GRANT)?;
-    expect_code0("denied client", &start_with_cap(ctx, "ipc-denied", denied)?)?;
+    expect_code0("denied client", &start_with_cap(ctx, "ipc-denied", denied)?)
+}
+
+/// An attenuated duplicate cannot call while the original can.
+pub fn cap_attenuation(ctx: &Context<'_>) -> Result<(), String> {
+    use bedrock_abi::Rights;
     let (server, client) = port_pair(Rights::CALL.union(Rights::DUPLICATE).union(Rights::GRANT))?;
     let server = start_with_cap(ctx, "ipc-server", server)?;
     expect_code0(
@@ -310,7 +314,7 @@ pub fn ipc_rights(ctx: &Context<'_>) -> Result<(), String> {
 }
 
 /// A handle copied in a message works in the receiver until revoked.
-pub fn ipc_transfer_revoke(ctx: &Context<'_>) -> Result<(), String> {
+pub fn cap_transfer_revoke(ctx: &Context<'_>) -> Result<(), String> {
     use bedrock_abi::Rights;
     let (server, client) = port_pair(Rights::CALL.union(Rights::GRANT))?;
     let server = start_with_cap(ctx, "ipc-server", server)?;
@@ -319,7 +323,7 @@ pub fn ipc_transfer_revoke(ctx: &Context<'_>) -> Result<(), String> {
 }
 
 /// The server dies in the middle of a call: the caller gets an error.
-pub fn ipc_server_killed(ctx: &Context<'_>) -> Result<(), String> {
+pub fn ipc_peer_death(ctx: &Context<'_>) -> Result<(), String> {
     use bedrock_abi::Rights;
     let (server, client) = port_pair(Rights::CALL)?;
     let server = start_with_cap(ctx, "ipc-server", server)?;
@@ -356,51 +360,44 @@ pub fn ipc_bad_messages(ctx: &Context<'_>) -> Result<(), String> {
     run_ok(ctx, "ipc-badargs")
 }
 
-/// A toy scheme server serves a 16 MiB file; a client granted the scheme
-/// reads it back byte-exact through the bulk path; a silo whose namespace
-/// lacks the scheme cannot reach it.
-pub fn scheme_bulk_read(ctx: &Context<'_>) -> Result<(), String> {
-    let toy = || alloc::vec![String::from("toy")];
-    let server = start_full(
-        ctx,
-        "scheme-server",
-        silo::Spawn {
-            caps: Vec::new(),
-            namespace: Vec::new(),
-            ..silo::Spawn::default()
-        },
-    )?;
-    let client = start_full(
-        ctx,
-        "scheme-client",
-        silo::Spawn {
-            caps: Vec::new(),
-            namespace: toy(),
-            ..silo::Spawn::default()
-        },
-    )?;
-    expect_code0("client", &client)?;
-    let outsider = start_full(
-        ctx,
-        "scheme-outsider",
-        silo::Spawn {
-            caps: Vec::new(),
-            namespace: Vec::new(),
-            ..silo::Spawn::default()
-        },
-    )?;
-    expect_code0("outsider", &outsider)?;
-    let stopper = start_full(
-        ctx,
-        "scheme-stop",
-        silo::Spawn {
-            caps: Vec::new(),
-            namespace: toy(),
-            ..silo::Spawn::default()
-        },
-    )?;
-    expect_code0("stopper", &stopper)?;
+/// A toy scheme server (the ABI crate's server library) serves a 16 MiB
+/// file; a client granted the scheme reads it back byte-exact through the
+/// bulk path.
+pub fn scheme_bulk_16mib(ctx: &Context<'_>) -> Result<(), String> {
+    let server = start_scheme_silo(ctx, "scheme-server", false)?;
+    expect_code0("client", &start_scheme_silo(ctx, "scheme-client", true)?)?;
+    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", true)?)?;
     expect_code0("server", &server)
+}
+
+/// A silo whose namespace lacks a served scheme can neither look it up
+/// nor open its files, while a silo granted it reaches the server.
+pub fn namespace_isolation(ctx: &Context<'_>) -> Result<(), String> {
+    let server = start_scheme_silo(ctx, "scheme-server", false)?;
+    expect_code0(
+        "outsider",
+        &start_scheme_silo(ctx, "scheme-outsider", false)?,
+    )?;
+    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", true)?)?;
+    expect_code0("server", &server)
+}
+
+/// Starts a scheme case, with `toy` in its namespace or none.
+fn start_scheme_silo(ctx: &Context<'_>, case: &str, toy: bool) -> Result<Arc<Silo>, String> {
+    let namespace = if toy {
+        alloc::vec![String::from("toy")]
+    } else {
+        Vec::new()
+    };
+    start_full(
+        ctx,
+        case,
+        silo::Spawn {
+            caps: Vec::new(),
+            namespace,
+            affinity: None,
+        },
+    )
 }
 
 /// An IRQ line handed to a ring-3 silo: the RTC's interrupts arrive as

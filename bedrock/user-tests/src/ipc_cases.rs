@@ -156,6 +156,7 @@ pub fn attenuate(args: &Args) -> R {
     check!(echo(port, [1, 2, 3, 4], &[], &mut out).is_ok(), "original handle stopped working");
     ipc::close(weak).map_err(|_| "close")?;
     check!(ipc::close(weak) == Err(Errno::BadF), "double close");
+    say!("ipc attenuate: a duplicate without CALL could not call, the original could");
     stop(port)
 }
 
