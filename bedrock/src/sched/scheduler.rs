@@ -150,14 +150,48 @@ pub fn init_cpu() {
 /// The idle loop: run whatever becomes runnable, otherwise halt until an
 /// interrupt. Never returns.
 pub fn idle_loop() -> ! {
+    let cpu = me();
     loop {
         interrupts::disable_save();
-        if QUEUED[me()].load(Ordering::Acquire) > 0 || steal_candidate(me()).is_some() {
+        if work_for(cpu) || poll_for_work(cpu) {
             schedule();
         } else {
             interrupts::enable_and_halt();
         }
     }
+}
+
+/// How long an idle CPU watches its run queue before it halts. A wake-up
+/// that comes meanwhile needs no IPI and no halt exit: waking a halted
+/// virtual CPU costs the host a thread wake-up (tens of microseconds, far
+/// more on a busy host), which dominates cross-CPU IPC round trips. Linux
+/// polls briefly before halting for the same reason (its `poll_idle`).
+const IDLE_POLL_NS: u64 = 50_000;
+
+/// The CPU is polling (see [`IDLE_POLL_NS`]): an enqueue onto it needs no IPI.
+static POLLING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+fn work_for(cpu: usize) -> bool {
+    QUEUED[cpu].load(Ordering::SeqCst) > 0 || steal_candidate(cpu).is_some()
+}
+
+/// Watches for work for up to [`IDLE_POLL_NS`], interrupts on (timer and
+/// shootdown IPIs are served as in a halt); true if some came. Called and
+/// returns with interrupts off.
+fn poll_for_work(cpu: usize) -> bool {
+    POLLING[cpu].store(true, Ordering::SeqCst);
+    interrupts::enable();
+    let until = tsc::now_ns() + IDLE_POLL_NS;
+    let mut found = false;
+    while !found && tsc::now_ns() < until {
+        core::hint::spin_loop();
+        found = work_for(cpu);
+    }
+    interrupts::disable_save();
+    // An enqueue that saw POLLING set sent no IPI: look once more after
+    // clearing it (both sides order through SeqCst on POLLING and QUEUED).
+    POLLING[cpu].store(false, Ordering::SeqCst);
+    found || work_for(cpu)
 }
 
 /// Creates a kernel thread running `f` and makes it runnable.
@@ -259,7 +293,7 @@ fn enqueue(thread: Arc<Thread>) {
     let priority = thread.priority();
     let mut state = CPUS[cpu].lock();
     state.queue.push(thread, priority);
-    QUEUED[cpu].fetch_add(1, Ordering::AcqRel);
+    QUEUED[cpu].fetch_add(1, Ordering::SeqCst);
     LOAD[cpu].fetch_add(1, Ordering::AcqRel);
     let current_priority = state.current.as_ref().map_or(u8::MAX, |t| t.priority());
     drop(state);
@@ -272,6 +306,8 @@ fn enqueue(thread: Arc<Thread>) {
 fn kick(cpu: usize) {
     if cpu == me() {
         NEED_RESCHED[cpu].store(true, Ordering::Release);
+    } else if POLLING[cpu].load(Ordering::SeqCst) {
+        // It is watching its queue counters (see `poll_for_work`).
     } else if let Some(target) = percpu::cpu(cpu) {
         apic::send_ipi(target.apic_id, interrupts::RESCHED_VECTOR);
     }
