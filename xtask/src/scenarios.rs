@@ -421,6 +421,7 @@ pub const SCENARIOS: &[Scenario] = &[
             must_contain: &[
                 "device ports: PCI host bridge 8086:29c0 read through ports 0xcf8..0xcff",
                 "device mmio: HPET capabilities 0x",
+                "device ipc: messages never copy device memory",
                 "device dma: 12288 bytes at physical 0x",
                 "pattern verified by the kernel there",
                 "device dma: freed after the last handle and mapping went",

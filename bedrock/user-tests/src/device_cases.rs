@@ -153,6 +153,7 @@ fn mmio(platform: u32, weak: u32, checker: u32, hpet_caps: u64) -> R {
     // would make the allocator panic); the other mapping still works.
     rt::vm_unmap(a as usize, PAGE as usize).map_err(|_| "unmap the HPET")?;
     check!(read64(b) == hpet_caps, "read after the other mapping went");
+    ipc_refuses_device_memory(b)?;
     check!(device::phys_addr(hpet) == Err(Errno::Acces), "physical address without WRITE");
     let hpet_w = device::mint(platform, MINT_MMIO, HPET, PAGE, RWM).map_err(|_| "mint the HPET writable")?;
     check!(device::phys_addr(hpet_w) == Ok(HPET), "MMIO physical address");
@@ -193,6 +194,30 @@ fn mmio(platform: u32, weak: u32, checker: u32, hpet_caps: u64) -> R {
     // Exits with `b` still mapped: tearing down the space frees nothing either.
     ipc::close(hpet).map_err(|_| "close")?;
     check!(read64(b) == hpet_caps, "mapping outlives its handle");
+    Ok(())
+}
+
+/// IPC never copies device memory (the kernel would touch device
+/// registers): data in an MMIO mapping fails the call with `Fault` while
+/// the receiver, another thread, keeps waiting; a read-only MMIO page is
+/// no reply buffer either.
+fn ipc_refuses_device_memory(mmio: u64) -> R {
+    extern "C" fn receiver(port: usize) -> ! {
+        let mut buf = [0u8; 64];
+        let mut m = Message { data: buf.as_mut_ptr() as u64, data_len: 64, ..Message::default() };
+        let got = ipc::receive(port as u32, &mut m, 500_000_000);
+        rt::thread_exit(if got == Err(Errno::TimedOut) { 0 } else { 1 })
+    }
+    let port = ipc::port_create().map_err(|_| "port")?;
+    let t = rt::thread_spawn(receiver, port as usize, 0).map_err(|_| "receiver thread")?;
+    let send = Message { label: 1, data: mmio, data_len: 8, ..Message::default() };
+    let mut r = Message::default();
+    check!(ipc::call_port(port, &send, &mut r) == Err(Errno::Fault), "MMIO data was sent");
+    let mut into = Message { data: mmio, data_len: 8, ..Message::default() };
+    check!(ipc::call_port(port, &Message::default(), &mut into) == Err(Errno::Fault), "MMIO reply buffer accepted");
+    check!(rt::thread_join(t) == Ok(0), "the receiver got a message out of device memory");
+    ipc::close(port).map_err(|_| "close")?;
+    say!("device ipc: messages never copy device memory");
     Ok(())
 }
 
