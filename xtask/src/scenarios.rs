@@ -275,7 +275,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "cap_denied",
         expect: Expect::Pass {
-            must_contain: &["ipc denied: calls without the right were refused"],
+            must_contain: &[
+                "ipc denied: calls without the right were refused",
+                "denied: handle 1 (Port) lacks call (has grant)",
+            ],
         },
         ..DEFAULT
     },

@@ -65,3 +65,66 @@ impl core::ops::BitOr for Rights {
         self.union(rhs)
     }
 }
+
+impl Rights {
+    /// Each defined right with its name, in bit order.
+    pub const NAMED: [(Rights, &'static str); 11] = [
+        (Rights::READ, "read"),
+        (Rights::WRITE, "write"),
+        (Rights::MAP, "map"),
+        (Rights::EXECUTE, "execute"),
+        (Rights::GRANT, "grant"),
+        (Rights::DUPLICATE, "duplicate"),
+        (Rights::SIGNAL, "signal"),
+        (Rights::WAIT, "wait"),
+        (Rights::CALL, "call"),
+        (Rights::RECEIVE, "receive"),
+        (Rights::KILL, "kill"),
+    ];
+}
+
+/// `call|grant`, `none` for no rights, undefined bits in hex.
+impl core::fmt::Display for Rights {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut first = true;
+        let mut sep = |f: &mut core::fmt::Formatter<'_>| {
+            let s = if first { "" } else { "|" };
+            first = false;
+            f.write_str(s)
+        };
+        for (r, name) in Rights::NAMED {
+            if self.contains(r) {
+                sep(f)?;
+                f.write_str(name)?;
+            }
+        }
+        let unknown = self.0 & !Rights::ALL.0;
+        if unknown != 0 {
+            sep(f)?;
+            write!(f, "{unknown:#x}")?;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn names() {
+        assert_eq!(Rights::NONE.to_string(), "none");
+        assert_eq!((Rights::CALL | Rights::GRANT).to_string(), "grant|call");
+        assert_eq!(
+            Rights(Rights::READ.0 | 1 << 20).to_string(),
+            "read|0x100000"
+        );
+        let all: u32 = Rights::NAMED.iter().map(|(r, _)| r.0).sum();
+        assert_eq!(all, Rights::ALL.0, "every defined right has a name");
+    }
+}

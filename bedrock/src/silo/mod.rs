@@ -31,6 +31,9 @@ use crate::sync::IrqSpin;
 
 pub type SiloId = u64;
 
+/// Refused capability checks logged per silo.
+pub const LOGGED_DENIALS: u64 = 16;
+
 /// Most handles one silo may hold.
 pub const MAX_HANDLES_PER_SILO: usize = 4096;
 
@@ -128,6 +131,8 @@ pub struct Silo {
     dying: AtomicBool,
     /// CPU time of threads that already exited.
     exited_cpu_ns: AtomicU64,
+    /// Capability checks refused so far (only the first few are logged).
+    denials: AtomicU64,
     /// Exit codes of exited threads nobody joined yet.
     unjoined: IrqSpin<BTreeMap<u64, i32>>,
     /// The silo's capabilities.
@@ -149,6 +154,21 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static SILOS: IrqSpin<BTreeMap<SiloId, Arc<Silo>>> = IrqSpin::new(BTreeMap::new());
 
 impl Silo {
+    /// Logs a refused capability check: the first [`LOGGED_DENIALS`] of
+    /// the silo, then one line saying the rest go unlogged (a silo looping
+    /// on a denied call must not flood the serial log).
+    pub fn log_denial(&self, what: core::fmt::Arguments<'_>) {
+        let n = self.denials.fetch_add(1, Ordering::Relaxed);
+        if n < LOGGED_DENIALS {
+            warn!("silo {} ({}): denied: {what}", self.id, self.name);
+        } else if n == LOGGED_DENIALS {
+            warn!(
+                "silo {} ({}): further denials are not logged",
+                self.id, self.name
+            );
+        }
+    }
+
     /// A fresh silo id (taken before the silo exists, e.g. for its auxv).
     fn next_id() -> SiloId {
         NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -172,6 +192,7 @@ impl Silo {
             affinity,
             dying: AtomicBool::new(false),
             exited_cpu_ns: AtomicU64::new(0),
+            denials: AtomicU64::new(0),
             unjoined: IrqSpin::new(BTreeMap::new()),
             handles: IrqSpin::new(HandleTable::new(MAX_HANDLES_PER_SILO)),
             namespace,

@@ -61,7 +61,17 @@ pub(super) fn object_of<T>(
 ) -> Result<T, Errno> {
     with_cap(silo, h, Rights::NONE, |c| {
         let object = pick(c).ok_or(Errno::Inval)?;
-        c.check(needed)?;
+        if let Err(e) = c.check(needed) {
+            if e == Errno::Acces {
+                silo.log_denial(format_args!(
+                    "handle {h} ({:?}) lacks {} (has {})",
+                    c.object.object_type(),
+                    needed,
+                    c.rights
+                ));
+            }
+            return Err(e);
+        }
         Ok(object)
     })
 }
