@@ -186,7 +186,7 @@ impl Figures {
         for (label, key, decimals) in SUMMARY {
             let _ = writeln!(
                 out,
-                "  {label:<40} {:>10}  {}",
+                "  {label:<52} {:>10}  {}",
                 self.shown(key, *decimals),
                 self.goal_text(key)
             );
@@ -195,7 +195,7 @@ impl Figures {
             let key = format!("compute.{kernel}.ratio");
             let _ = writeln!(
                 out,
-                "  {:<40} {:>10}  (silo {} ms, default {} ms)",
+                "  {:<52} {:>10}  (silo {} ms, default {} ms)",
                 format!("compute ratio, {kernel}"),
                 self.shown(&key, 3),
                 self.shown(&format!("compute.{kernel}.silo_ms"), 1),
@@ -209,7 +209,7 @@ impl Figures {
     /// `docs/benchmarks.md`.
     pub fn doc_section(&self) -> String {
         let text = |key| self.text(key).unwrap_or("unknown");
-        let mut out = String::from("\n### Runtime silo, hosted (issue 3)\n\n");
+        let mut out = String::from("\n### Runtime silo on the host (issue 3)\n\n");
         let _ = writeln!(
             out,
             "Run of {} on the host (`{}`, {} CPUs), runtime-silo {} ({} build), medians of {} runs; \
