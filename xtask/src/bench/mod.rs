@@ -10,6 +10,9 @@
 //! on stdout, in `<target>/bench/results.json` and in the generated section
 //! of `docs/benchmarks.md`.
 //!
+//! Before the guests, the runtime silo's host figures (issue 3) are taken
+//! by `runtime-silo bench` (see [`runtime`]) and reported alongside.
+//!
 //! Figures are reported, never judged: a ratio that misses its goal is
 //! printed as such and the command still succeeds. It fails only when a
 //! side could not be built, fetched, booted or did not finish its run.
@@ -17,6 +20,7 @@
 mod linux;
 mod report;
 mod results;
+mod runtime;
 
 use std::fs;
 use std::path::Path;
@@ -70,6 +74,9 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
     let kernel = linux::kernel(&linux_dir)?;
     let initramfs = linux_dir.join("init.cpio");
     linux::write_initramfs(&program, &initramfs)?;
+    let runtime_silo = runtime::build(&host.toolchain, ws)?;
+    // On the host alone, before QEMU starts competing for the CPUs.
+    let runtime_figures = runtime::measure(&runtime_silo)?;
 
     let machine = |kernel: &Path, initrd: &Path, cmdline: &[&str]| Machine {
         kernel: kernel.to_owned(),
@@ -130,16 +137,19 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
             .collect(),
     };
     print!("{}", report::table(&setting, &rows));
+    print!("{}", runtime_figures.table());
     let json_path = dir.join("results.json");
     let mut fields = report::fields(&setting, &rows);
     for (key, value) in results::reported_info(&bedrock_runs, &linux_runs) {
         fields.push((key, report::Value::from_info(&value)));
     }
+    fields.extend(runtime_figures.fields());
     let json = report::to_json(&fields);
     fs::write(&json_path, json).context(|| format!("writing {}", json_path.display()))?;
     println!("results: {}", json_path.display());
     if options.update_docs {
-        update_docs(&ws.root.join("docs").join("benchmarks.md"), &setting, &rows)?;
+        let section = report::doc_section(&setting, &rows) + &runtime_figures.doc_section();
+        update_docs(&ws.root.join("docs").join("benchmarks.md"), &section)?;
     }
     eprintln!("xtask: bench took {} s in all", started.elapsed().as_secs());
     Ok(ExitCode::SUCCESS)
@@ -202,9 +212,9 @@ fn machine_text(accel: Accel) -> String {
 
 /// Replaces the generated figures in `docs/benchmarks.md`; a document
 /// without the markers is left alone with a warning.
-fn update_docs(path: &Path, setting: &Setting, rows: &[results::Comparison]) -> Result<()> {
+fn update_docs(path: &Path, section: &str) -> Result<()> {
     let doc = fs::read_to_string(path).context(|| format!("reading {}", path.display()))?;
-    match report::replace_doc_section(&doc, &report::doc_section(setting, rows)) {
+    match report::replace_doc_section(&doc, section) {
         Some(updated) => {
             fs::write(path, updated).context(|| format!("writing {}", path.display()))?;
             println!("figures written to {}", path.display());
