@@ -1,0 +1,1 @@
+use bedrock_native_silo as _; fn main() {}
