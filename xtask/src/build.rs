@@ -1,5 +1,6 @@
-//! Building with the cross toolchain: the kernel, the ring-3 programs, and
-//! the boot archive (the one `-initrd` module) that carries the programs.
+//! Building with the cross toolchain: the kernel, the ring-3 programs (the
+//! no_std test programs and the native silos with Rust std), and the boot
+//! archive (the one `-initrd` module) that carries the programs.
 
 use std::ffi::OsString;
 use std::io;
@@ -53,6 +54,14 @@ const USER_PROGRAMS: [&str; 2] = ["init", "usertest"];
 /// Ring-3 programs are position independent: the loader picks the base.
 const USER_RUSTFLAGS: [&str; 1] = ["-Crelocation-model=pie"];
 
+/// The native silos' workspace (Rust std programs over the native-silo
+/// libOS; outside the host workspace).
+const NATIVE_MANIFEST: &str = "examples/native/Cargo.toml";
+/// std's hermit backend is what the libOS implements.
+const NATIVE_TARGET: &str = "x86_64-unknown-hermit";
+/// Native silos put into the boot archive.
+const NATIVE_PROGRAMS: [&str; 2] = ["std-hello", "std-selftest"];
+
 /// Everything a boot needs: the kernel ELF and the boot archive.
 #[derive(Debug)]
 pub struct Images {
@@ -63,7 +72,8 @@ pub struct Images {
 /// Builds the kernel, the ring-3 programs and the boot archive.
 pub fn build_all(toolchain: &CrossToolchain, ws: &Workspace, profile: Profile) -> Result<Images> {
     let kernel = build_kernel(toolchain, ws, profile)?;
-    let programs = build_user_programs(toolchain, ws, profile)?;
+    let mut programs = build_user_programs(toolchain, ws, profile)?;
+    programs.extend(build_native_programs(toolchain, ws, profile)?);
     let boot_archive = write_boot_archive(ws, &programs)?;
     Ok(Images {
         kernel,
@@ -128,6 +138,67 @@ pub fn build_user_programs(
             }
         })
         .collect()
+}
+
+/// Builds the native silos (std, `-Zbuild-std=std,panic_abort`); returns
+/// (archive name, ELF path) pairs. Their link is also the check that std
+/// calls no hermit-ABI symbol the libOS lacks: ld.lld refuses an undefined
+/// symbol that live code references.
+pub fn build_native_programs(
+    toolchain: &CrossToolchain,
+    ws: &Workspace,
+    profile: Profile,
+) -> Result<Vec<(&'static str, PathBuf)>> {
+    let target_dir = ws.cross_target_dir();
+    let mut command = toolchain.cargo_command();
+    command
+        .current_dir(&ws.root)
+        .args(native_cargo_args(profile, &target_dir))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            join_rustflags(&[], toolchain.linker),
+        )
+        .stdout(io::stderr());
+    let shown = describe(&command);
+    let status = command.status().context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("native silo build failed ({status}): {shown}");
+    }
+    NATIVE_PROGRAMS
+        .iter()
+        .map(|name| {
+            let path = target_dir
+                .join(NATIVE_TARGET)
+                .join(profile.dir_name())
+                .join(name);
+            if path.is_file() {
+                Ok((*name, path))
+            } else {
+                bail!("{} was not built", path.display())
+            }
+        })
+        .collect()
+}
+
+fn native_cargo_args(profile: Profile, target_dir: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "build",
+        "--manifest-path",
+        NATIVE_MANIFEST,
+        "--target",
+        NATIVE_TARGET,
+        "-Zbuild-std=std,panic_abort",
+        // No libc: memcpy & co. come from compiler_builtins.
+        "-Zbuild-std-features=compiler-builtins-mem",
+        "--target-dir",
+    ]
+    .map(OsString::from)
+    .into();
+    args.push(target_dir.into());
+    if profile == Profile::Release {
+        args.push("--release".into());
+    }
+    args
 }
 
 /// Packs `programs` into the boot archive (cpio newc, the format the
@@ -255,6 +326,26 @@ mod tests {
         assert!(args.ends_with(&["--target-dir", "/t/cross", "--release"]));
         let dev = cargo_args(Profile::Dev, Path::new("/t/cross"));
         assert!(!dev.iter().any(|a| a == "--release"));
+    }
+
+    #[test]
+    fn native_silos_build_std_for_the_hermit_target() {
+        let args = native_cargo_args(Profile::Dev, Path::new("/t/cross"));
+        let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            args[..5],
+            [
+                "build",
+                "--manifest-path",
+                "examples/native/Cargo.toml",
+                "--target",
+                "x86_64-unknown-hermit"
+            ]
+        );
+        assert!(args.contains(&"-Zbuild-std=std,panic_abort"));
+        assert!(args.ends_with(&["--target-dir", "/t/cross"]));
+        let release = native_cargo_args(Profile::Release, Path::new("/t/cross"));
+        assert!(release.iter().any(|a| a == "--release"));
     }
 
     #[test]

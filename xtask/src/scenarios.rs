@@ -434,6 +434,44 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         ..DEFAULT
     },
+    Scenario {
+        name: "std_hello",
+        expect: Expect::Pass {
+            must_contain: &[
+                "(std-hello): std-hello: hello from Rust std on Bedrock",
+                "std-hello: args [\"std-hello\", \"one\", \"two words\"]",
+                "std-hello: env GREETING=hi from the kernel",
+                "std-hello: args [\"std-hello\", \"panic\"]",
+                "panicked at std-hello/src/main.rs",
+                "deliberate panic from std-hello",
+                "(std-hello) ended: exit code 134",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "std_selftest_smp4",
+        smp: 4,
+        memory_mib: 512,
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &[
+                "std-selftest: 4 CPUs available",
+                "std-selftest: threads and mpsc channels ok",
+                "std-selftest: mutex contention across ",
+                "std-selftest: condvar queue ok",
+                "std-selftest: clocks and sleep ok",
+                "std-selftest: HashMap with random keys ok",
+                "std-selftest: files through the stdtest: scheme ok",
+                "std-selftest: sockets fail cleanly (",
+                "std-selftest: all checks passed",
+                "(std-selftest) ended: exit code 0",
+                "deliberate panic in a std thread",
+                "(std-selftest) ended: exit code 134",
+            ],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

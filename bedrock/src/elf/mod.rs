@@ -16,7 +16,8 @@
 //! Invariants of an accepted file (everything else is an [`ElfError`],
 //! never a panic or an out-of-bounds read):
 //! - header: `\x7fELF`, ELFCLASS64, little-endian, version 1, OS ABI
-//!   System V or GNU/Linux, `EM_X86_64`, `ET_EXEC` or `ET_DYN`, 64-byte
+//!   System V, GNU/Linux or standalone (what the `x86_64-unknown-hermit`
+//!   target of native silos writes), `EM_X86_64`, `ET_EXEC` or `ET_DYN`, 64-byte
 //!   header, 56-byte program headers, 1..=[`MAX_PHDRS`] of them inside the
 //!   file;
 //! - every `PT_LOAD`: `p_align` 0 or a power of two, `p_vaddr` congruent
@@ -70,7 +71,7 @@ use goblin::elf::dynamic::{
 };
 use goblin::elf::header::{
     EI_CLASS, EI_DATA, EI_OSABI, EI_VERSION, ELFCLASS64, ELFDATA2LSB, ELFMAG, ELFOSABI_GNU,
-    ELFOSABI_NONE, EM_X86_64, ET_DYN, ET_EXEC, EV_CURRENT, Header, SELFMAG,
+    ELFOSABI_NONE, ELFOSABI_STANDALONE, EM_X86_64, ET_DYN, ET_EXEC, EV_CURRENT, Header, SELFMAG,
 };
 use goblin::elf::program_header::{
     PF_R, PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR, PT_TLS,
@@ -233,7 +234,7 @@ impl fmt::Display for ElfError {
             NotElf64 { class } => write!(f, "ELF: class {class} is not ELF64"),
             NotLittleEndian { data } => write!(f, "ELF: data encoding {data} is not little-endian"),
             BadVersion { version } => write!(f, "ELF: version {version} is not 1"),
-            BadOsAbi { abi } => write!(f, "ELF: OS ABI {abi} is not System V or GNU"),
+            BadOsAbi { abi } => write!(f, "ELF: OS ABI {abi} is not System V, GNU or standalone"),
             NotX86_64 { machine } => write!(f, "ELF: machine {machine} is not x86_64"),
             BadType { e_type } => {
                 write!(
@@ -546,7 +547,10 @@ fn check_header(file: &[u8]) -> Result<Header, ElfError> {
             version: u32::from(file[EI_VERSION]),
         });
     }
-    if !matches!(file[EI_OSABI], ELFOSABI_NONE | ELFOSABI_GNU) {
+    if !matches!(
+        file[EI_OSABI],
+        ELFOSABI_NONE | ELFOSABI_GNU | ELFOSABI_STANDALONE
+    ) {
         return Err(ElfError::BadOsAbi {
             abi: file[EI_OSABI],
         });

@@ -315,6 +315,7 @@ fn header_checks() {
     assert_eq!(with(6, &[0]), Err(ElfError::BadVersion { version: 0 }));
     assert_eq!(with(7, &[9]), Err(ElfError::BadOsAbi { abi: 9 }));
     assert!(with(7, &[3]).is_ok()); // GNU/Linux
+    assert!(with(7, &[255]).is_ok()); // standalone (the hermit target)
     assert_eq!(
         with(20, &2u32.to_le_bytes()),
         Err(ElfError::BadVersion { version: 2 })

@@ -5,6 +5,7 @@
 
 mod scenarios;
 mod sched_scenarios;
+mod std_scenarios;
 mod user_scenarios;
 
 use alloc::string::String;

@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Context, Scenario, sched_scenarios, user_scenarios};
+use super::{Context, Scenario, sched_scenarios, std_scenarios, user_scenarios};
 use crate::arch::serial;
 use crate::boot::cmdline::Problem;
 use crate::mm::kernel_space::{FRAMES, kernel_image, with_kernel_mapper};
@@ -69,6 +69,8 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("silo_spawn", user_scenarios::silo_spawn),
     ("silo_init_archive", user_scenarios::silo_init_archive),
     ("device_caps", user_scenarios::device_caps),
+    ("std_hello", std_scenarios::std_hello),
+    ("std_selftest_smp4", std_scenarios::std_selftest_smp4),
 ];
 
 macro_rules! ensure {
