@@ -87,6 +87,43 @@ impl EngineOptions {
     }
 }
 
+/// The CPU features Cranelift generates code for, as the CPU reports them
+/// (CPUID; under a hypervisor, what the guest sees). wasmtime's default
+/// target is the host, whose flags `cranelift-native` detects with these
+/// same `is_x86_feature_detected!` probes, so this is what JIT code uses.
+pub fn cpu_features() -> Vec<&'static str> {
+    let mut found = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! probe {
+            ($($feature:tt),*) => {
+                $(if std::is_x86_feature_detected!($feature) {
+                    found.push($feature);
+                })*
+            };
+        }
+        probe!(
+            "sse3",
+            "ssse3",
+            "sse4.1",
+            "sse4.2",
+            "popcnt",
+            "avx",
+            "avx2",
+            "fma",
+            "bmi1",
+            "bmi2",
+            "lzcnt",
+            "avx512f",
+            "avx512vl",
+            "avx512dq",
+            "avx512vbmi",
+            "avx512bitalg"
+        );
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,10 @@
 //! - [`wasi`]: WASI preview1, implemented here over a filesystem-provider trait;
 //! - [`silo`]: the silo manager (deploy, list, kill, wait, logs, limits, code cache);
 //! - [`options`]: command-line values shared by `run` and `serve`;
+//! - [`boot`]: the boot manifest (TOML) and `runtime-silo boot`;
 //! - [`serve`]: the line protocol of `runtime-silo serve` over the manager.
 
+pub mod boot;
 pub mod engine;
 pub mod options;
 pub mod platform;

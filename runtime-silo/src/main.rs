@@ -1,5 +1,5 @@
-//! `runtime-silo`: run one wasm app like `wasmtime run`, or serve the silo
-//! manager's line protocol.
+//! `runtime-silo`: run one wasm app like `wasmtime run`, deploy the apps of
+//! a boot manifest, or serve the silo manager's line protocol.
 //!
 //! Exit status of `run`, as `wasmtime run` does it:
 //! - the app exited (`proc_exit(n)` or `_start` returned): `n` (the OS keeps
@@ -20,10 +20,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use runtime_silo::options::{DirMapping, EnvVar};
-use runtime_silo::serve;
 use runtime_silo::silo::{
     DeployRequest, ExitStatus, Limits, Manager, OutputMode, StdinSource, WasmSource,
 };
+use runtime_silo::{boot, serve};
 
 /// Exit status for a trap: 128 + SIGABRT (6), as `wasmtime run` uses on Unix.
 const TRAP_EXIT: u8 = 134;
@@ -58,6 +58,12 @@ enum Command {
     },
     /// Run a silo manager speaking the line protocol on stdin/stdout.
     Serve,
+    /// Deploy the apps a boot manifest (TOML) lists, wait for them all and
+    /// report how each ended; fails if any ended against its expectations.
+    Boot {
+        /// The manifest (on Bedrock `/NAME` is a boot-archive file).
+        manifest: PathBuf,
+    },
     /// Measure compile throughput, instantiation, deploy-to-first-output
     /// and the compute kernels against wasmtime's default configuration;
     /// print `key value` lines (or JSON).
@@ -89,6 +95,7 @@ fn main() -> ExitCode {
             args,
         } => run(env, dirs, wasm, args),
         Command::Serve => serve_stdio(),
+        Command::Boot { manifest } => boot(manifest),
         Command::Bench {
             examples,
             runs,
@@ -171,6 +178,26 @@ fn run(env: Vec<EnvVar>, dirs: Vec<DirMapping>, wasm: PathBuf, args: Vec<String>
 fn fail(message: &str) -> ExitCode {
     eprintln!("Error: {message}");
     ExitCode::FAILURE
+}
+
+fn boot(path: PathBuf) -> ExitCode {
+    let text = match runtime_silo::platform::read_file(&path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
+    };
+    let manifest = match boot::Manifest::parse(&text) {
+        Ok(manifest) => manifest,
+        Err(e) => return fail(&format!("{}: {e}", path.display())),
+    };
+    let manager = match Manager::new() {
+        Ok(manager) => manager,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match boot::run(&manager, &manifest, &mut io::stdout().lock()) {
+        Ok(summary) if summary.unexpected == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => fail(&format!("boot: {e}")),
+    }
 }
 
 fn serve_stdio() -> ExitCode {

@@ -1,6 +1,7 @@
 //! Building with the cross toolchain: the kernel, the ring-3 programs (the
-//! no_std test programs and the native silos with Rust std), and the boot
-//! archive (the one `-initrd` module) that carries the programs.
+//! no_std test programs, the native silos with Rust std and the runtime
+//! silo), and the boot archive (the one `-initrd` module) that carries the
+//! programs plus the wasm apps and boot manifests the runtime silo runs.
 
 use std::ffi::OsString;
 use std::io;
@@ -69,16 +70,129 @@ pub struct Images {
     pub boot_archive: PathBuf,
 }
 
+/// The runtime silo's package and binary.
+const RUNTIME_SILO: &str = "runtime-silo";
+/// The cargo profile it is always built with (root Cargo.toml): one build
+/// per CI run whatever profile the rest uses, optimised because Cranelift
+/// runs in the guest.
+const RUNTIME_SILO_PROFILE: &str = "runtime-silo";
+/// Boot manifests and small test apps packed beside the runtime silo.
+const RUNTIME_SILO_BOOT_DIR: &str = "runtime-silo/boot";
+/// Wasm examples packed into the boot archive (as `NAME.wasm`).
+const PACKED_EXAMPLES: [&str; 3] = ["hello", "compute", "trap"];
+/// Bytes of `hello.wasm` kept in `truncated.wasm`: a valid header and the
+/// start of its sections, cut mid-way, which the runtime must reject.
+const TRUNCATED_LEN: usize = 64;
+
 /// Builds the kernel, the ring-3 programs and the boot archive.
 pub fn build_all(toolchain: &CrossToolchain, ws: &Workspace, profile: Profile) -> Result<Images> {
     let kernel = build_kernel(toolchain, ws, profile)?;
     let mut programs = build_user_programs(toolchain, ws, profile)?;
     programs.extend(build_native_programs(toolchain, ws, profile)?);
-    let boot_archive = write_boot_archive(ws, &programs)?;
+    programs.push((RUNTIME_SILO, build_runtime_silo(toolchain, ws)?));
+    let mut files = programs
+        .iter()
+        .map(|(name, path)| Ok(((*name).to_owned(), read(path)?)))
+        .collect::<Result<Vec<_>>>()?;
+    files.extend(runtime_silo_files(toolchain, ws, profile)?);
+    let boot_archive = write_boot_archive(ws, &files)?;
     Ok(Images {
         kernel,
         boot_archive,
     })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).context(|| format!("reading {}", path.display()))
+}
+
+/// Builds runtime-silo (wasmtime + Cranelift) for Bedrock: the host
+/// workspace's package for the hermit target with `-Zbuild-std`, in the
+/// `runtime-silo` profile; returns its ELF.
+pub fn build_runtime_silo(toolchain: &CrossToolchain, ws: &Workspace) -> Result<PathBuf> {
+    let target_dir = ws.cross_target_dir();
+    let mut command = toolchain.cargo_command();
+    command
+        .current_dir(&ws.root)
+        .args(runtime_silo_cargo_args(&target_dir))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            join_rustflags(&[], toolchain.linker),
+        )
+        .stdout(io::stderr());
+    let shown = describe(&command);
+    let status = command.status().context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("runtime-silo build for Bedrock failed ({status}): {shown}");
+    }
+    let path = target_dir
+        .join(NATIVE_TARGET)
+        .join(RUNTIME_SILO_PROFILE)
+        .join(RUNTIME_SILO);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        bail!("{} was not built", path.display())
+    }
+}
+
+fn runtime_silo_cargo_args(target_dir: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "build",
+        "--package",
+        RUNTIME_SILO,
+        "--bin",
+        RUNTIME_SILO,
+        "--target",
+        NATIVE_TARGET,
+        "--profile",
+        RUNTIME_SILO_PROFILE,
+        "-Zbuild-std=std,panic_abort",
+        "-Zbuild-std-features=compiler-builtins-mem",
+        "--target-dir",
+    ]
+    .map(OsString::from)
+    .into();
+    args.push(target_dir.into());
+    args
+}
+
+/// What the runtime silo runs at boot: the wasm examples, a truncated copy
+/// of `hello.wasm`, and `runtime-silo/boot/` (manifests, WAT apps).
+fn runtime_silo_files(
+    toolchain: &CrossToolchain,
+    ws: &Workspace,
+    profile: Profile,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let examples = crate::wasm::build_examples(toolchain, ws, profile)?;
+    let mut files = Vec::new();
+    for (name, path) in &examples.wasm {
+        if PACKED_EXAMPLES.contains(name) {
+            files.push((format!("{name}.wasm"), read(path)?));
+        }
+    }
+    let hello = files
+        .iter()
+        .find(|(name, _)| name == "hello.wasm")
+        .map(|(_, bytes)| bytes[..TRUNCATED_LEN.min(bytes.len())].to_vec())
+        .unwrap_or_default();
+    files.push(("truncated.wasm".to_owned(), hello));
+    let dir = ws.root.join(RUNTIME_SILO_BOOT_DIR);
+    let mut entries = std::fs::read_dir(&dir)
+        .context(|| format!("reading {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<io::Result<Vec<_>>>()
+        .context(|| format!("reading {}", dir.display()))?;
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.is_file() && !name.starts_with('.') {
+            files.push((name.to_owned(), read(&path)?));
+        }
+    }
+    Ok(files)
 }
 
 /// Builds the ring-3 programs; returns (archive name, ELF path) pairs.
@@ -201,19 +315,10 @@ fn native_cargo_args(profile: Profile, target_dir: &Path) -> Vec<OsString> {
     args
 }
 
-/// Packs `programs` into the boot archive (cpio newc, the format the
-/// kernel's `initrd` module reads) and returns its path.
-pub fn write_boot_archive(ws: &Workspace, programs: &[(&str, PathBuf)]) -> Result<PathBuf> {
-    let contents = programs
-        .iter()
-        .map(|(name, path)| {
-            Ok((
-                *name,
-                std::fs::read(path).context(|| format!("reading {}", path.display()))?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let entries: Vec<_> = contents
+/// Packs `files` (name, contents) into the boot archive (cpio newc, the
+/// format the kernel's `initrd` module reads) and returns its path.
+pub fn write_boot_archive(ws: &Workspace, files: &[(String, Vec<u8>)]) -> Result<PathBuf> {
+    let entries: Vec<_> = files
         .iter()
         .map(|(name, data)| bedrock_initrd::NewEntry::file(name, data))
         .collect();
@@ -346,6 +451,28 @@ mod tests {
         assert!(args.ends_with(&["--target-dir", "/t/cross"]));
         let release = native_cargo_args(Profile::Release, Path::new("/t/cross"));
         assert!(release.iter().any(|a| a == "--release"));
+    }
+
+    #[test]
+    fn runtime_silo_builds_for_the_hermit_target_in_its_own_profile() {
+        let args = runtime_silo_cargo_args(Path::new("/t/cross"));
+        let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            args[..9],
+            [
+                "build",
+                "--package",
+                "runtime-silo",
+                "--bin",
+                "runtime-silo",
+                "--target",
+                "x86_64-unknown-hermit",
+                "--profile",
+                "runtime-silo"
+            ]
+        );
+        assert!(args.contains(&"-Zbuild-std=std,panic_abort"));
+        assert!(args.ends_with(&["--target-dir", "/t/cross"]));
     }
 
     #[test]

@@ -472,6 +472,114 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         ..DEFAULT
     },
+    Scenario {
+        name: "wasm_hello",
+        memory_mib: 512,
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &[
+                "Hello from a Bedrock silo!",
+                "argv[1] = from",
+                "argv[2] = ring 3",
+                "(runtime-silo) ended: exit code 0",
+                "Error: rejected: cannot read the wasm file: /no-such-app.wasm: no such file in the boot archive",
+                "(runtime-silo) ended: exit code 1",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_compute_8_silos_smp4",
+        smp: 4,
+        memory_mib: 1024,
+        timeout: Duration::from_secs(300),
+        expect: Expect::Pass {
+            must_contain: &[
+                "boot: 8 apps; Cranelift for x86_64 with ",
+                "boot: sha256-x1: exited with code 0 (as expected)",
+                "boot: nbody-x1: exited with code 0 (as expected)",
+                "boot: matmul-x1: exited with code 0 (as expected)",
+                "boot: fib-x1: exited with code 0 (as expected)",
+                "boot: sha256-x2: exited with code 0 (as expected)",
+                "boot: nbody-x2: exited with code 0 (as expected)",
+                "boot: matmul-x2: exited with code 0 (as expected)",
+                "boot: fib-x2: exited with code 0 (as expected)",
+                "boot: cache compilations=1 hits=7",
+                "boot: all 8 apps ended as expected",
+                "(runtime-silo) ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_trap_isolation",
+        memory_mib: 1024,
+        timeout: Duration::from_secs(240),
+        expect: Expect::Pass {
+            must_contain: &[
+                "boot: unreachable: trapped: unreachable instruction executed (as expected)",
+                "boot: panic: trapped: unreachable instruction executed (as expected)",
+                "panic|2 ",
+                "boot: out-of-bounds: trapped: out of bounds memory access (as expected)",
+                "boot: divide-by-zero: trapped: integer divide by zero (as expected)",
+                "boot: stack-overflow: trapped: call stack exhausted (as expected)",
+                "boot: indirect-call-mismatch: trapped: indirect call type mismatch (as expected)",
+                "hello| Hello from a Bedrock silo!",
+                "boot: hello: exited with code 0 (as expected)",
+                "boot: all 7 apps ended as expected",
+                "(runtime-silo) ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_deadline_kill",
+        memory_mib: 1024,
+        timeout: Duration::from_secs(240),
+        expect: Expect::Pass {
+            must_contain: &[
+                "boot: spin-wall: deadline exceeded: ran longer than 1500 ms wall-clock (as expected)",
+                "boot: spin-cpu: deadline exceeded: used more than 1000 ms of CPU time (as expected)",
+                "boot: fib: exited with code 0 (as expected)",
+                "boot: all 3 apps ended as expected",
+                "(runtime-silo) ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_malformed_rejected",
+        memory_mib: 512,
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &[
+                "boot: not-wasm: rejected: malformed wasm: ",
+                "boot: truncated: rejected: ",
+                "boot: invalid: rejected: invalid wasm: ",
+                "boot: missing: rejected: cannot read the wasm file: /no-such-app.wasm: no such file in the boot archive (as expected)",
+                "boot: hello: exited with code 0 (as expected)",
+                "boot: all 5 apps ended as expected",
+                "unknown field `wal_ms`",
+                "(runtime-silo) ended: exit code 1",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_code_cache",
+        memory_mib: 512,
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &[
+                "hello-first| argv[1] = first",
+                "hello-again| argv[1] = again",
+                "boot: cache compilations=1 hits=1",
+                "boot: all 2 apps ended as expected",
+                "(runtime-silo) ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

@@ -153,7 +153,12 @@ impl AddressSpace {
                 return Ok(());
             }
             let mut mapper = Mapper::new(self.root, &DirectMap);
-            for va in (start..start + len).step_by(PAGE_SIZE as usize) {
+            // Only pages under present tables: a wasm memory's 4 GiB
+            // reservation is mostly empty.
+            let end = start + len;
+            let mut next = start;
+            while let Some(va) = mapper.next_candidate(next, end) {
+                next = va + PAGE_SIZE;
                 let Ok((phys, _)) = mapper.unmap(va) else {
                     continue;
                 };
@@ -194,7 +199,9 @@ impl AddressSpace {
             let mut mapper = Mapper::new(self.root, &DirectMap);
             for r in &removed {
                 let shared = matches!(r.kind, Kind::Shared(_));
-                for va in (r.start..r.end()).step_by(PAGE_SIZE as usize) {
+                let mut next = r.start;
+                while let Some(va) = mapper.next_candidate(next, r.end()) {
+                    next = va + PAGE_SIZE;
                     if let Ok((phys, _)) = mapper.unmap(va)
                         && !shared
                     {

@@ -7,6 +7,7 @@ mod scenarios;
 mod sched_scenarios;
 mod std_scenarios;
 mod user_scenarios;
+mod wasm_scenarios;
 
 use alloc::string::String;
 

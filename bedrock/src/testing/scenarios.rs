@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Context, Scenario, sched_scenarios, std_scenarios, user_scenarios};
+use super::{Context, Scenario, sched_scenarios, std_scenarios, user_scenarios, wasm_scenarios};
 use crate::arch::serial;
 use crate::boot::cmdline::Problem;
 use crate::mm::kernel_space::{FRAMES, kernel_image, with_kernel_mapper};
@@ -71,6 +71,18 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("device_caps", user_scenarios::device_caps),
     ("std_hello", std_scenarios::std_hello),
     ("std_selftest_smp4", std_scenarios::std_selftest_smp4),
+    ("wasm_hello", wasm_scenarios::wasm_hello),
+    (
+        "wasm_compute_8_silos_smp4",
+        wasm_scenarios::wasm_compute_8_silos_smp4,
+    ),
+    ("wasm_trap_isolation", wasm_scenarios::wasm_trap_isolation),
+    ("wasm_deadline_kill", wasm_scenarios::wasm_deadline_kill),
+    (
+        "wasm_malformed_rejected",
+        wasm_scenarios::wasm_malformed_rejected,
+    ),
+    ("wasm_code_cache", wasm_scenarios::wasm_code_cache),
 ];
 
 macro_rules! ensure {

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ pub(super) fn resident_memory() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     resident_pages.checked_mul(u64::try_from(page_size()).ok()?)
+}
+
+pub(super) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    std::fs::read(path)
 }
 
 pub(super) fn spawn_thread<F, T>(

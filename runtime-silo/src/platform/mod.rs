@@ -16,27 +16,28 @@
 //! | [`fill_random`]       | fills a buffer from the OS entropy source (never a userspace PRNG)    |
 //! | [`resident_memory`]   | bytes of this process resident in RAM, if the OS can tell             |
 //! | [`spawn_thread`]      | starts a named thread with an explicit stack size                     |
+//! | [`read_file`]         | reads a file (on Bedrock `/NAME` is a boot-archive file)              |
 //!
-//! # wasmtime's platform hooks (Bedrock backend, not built yet)
+//! # wasmtime's platform hooks (Bedrock backend)
 //!
 //! In hosted mode wasmtime uses its own Unix backend (`mmap`, `mprotect`,
 //! native TLS). On Bedrock, wasmtime is built with the `custom-virtual-memory`
-//! feature and calls C symbols that the embedder defines; they will live in
-//! `platform/bedrock/` beside the items above, mirroring wasmtime's
+//! feature and calls C symbols that the embedder defines; they live in
+//! `platform/bedrock/hooks.rs`, mirroring wasmtime's
 //! `crates/wasmtime/src/runtime/vm/sys/custom/capi.rs`. Each returns 0 on
-//! success and a nonzero error code otherwise unless noted.
+//! success and a nonzero error code (an errno) otherwise unless noted.
 //!
-//! | hook                                    | contract (as wasmtime documents it)                                      | Bedrock mapping (planned)                       |
+//! | hook                                    | contract (as wasmtime documents it)                                      | Bedrock mapping                                 |
 //! |-----------------------------------------|--------------------------------------------------------------------------|-------------------------------------------------|
-//! | `wasmtime_mmap_new(size, prot, *ret)`   | new private anonymous mapping, may be committed lazily                  | VM-object create + map in own address space     |
-//! | `wasmtime_mmap_remap(addr, size, prot)` | replace `[addr, addr+size)` by a fresh zeroed mapping (decommits)       | unmap + map a new zero VM object at `addr`      |
-//! | `wasmtime_munmap(ptr, size)`            | discard and decommit; later access must fault                           | unmap, release frames                           |
-//! | `wasmtime_mprotect(ptr, size, prot)`    | change protections (READ=1, WRITE=2, EXEC=4)                             | protect syscall (W^X for JIT code)              |
+//! | `wasmtime_mmap_new(size, prot, *ret)`   | new private anonymous mapping, may be committed lazily                  | `VmMap` (demand-zero reservation)               |
+//! | `wasmtime_mmap_remap(addr, size, prot)` | replace `[addr, addr+size)` by a fresh zeroed mapping (decommits)       | `VmProtect` to none (frees frames), then `prot` |
+//! | `wasmtime_munmap(ptr, size)`            | discard and decommit; later access must fault                           | `VmUnmap` (frees frames)                         |
+//! | `wasmtime_mprotect(ptr, size, prot)`    | change protections (READ=1, WRITE=2, EXEC=4)                             | `VmProtect` (W^X: JIT code goes RW -> RX)       |
 //! | `wasmtime_page_size()`                  | page size in bytes (no error code)                                      | 4096 from the ABI crate                         |
-//! | `wasmtime_tls_get(slot)` / `_set`       | one pointer per thread and slot (0: runtime, 1: component async), NULL by default | per-thread slots in the libOS TLS block |
-//! | `wasmtime_memory_image_new(ptr, len, *ret)` | snapshot a page-aligned range for later copy-on-write mapping; storing NULL means "no image" and is not an error | NULL at first (no CoW), later a read-only VM object |
-//! | `wasmtime_memory_image_map_at(img, addr, len)` | map the image copy-on-write at `addr`                             | CoW map of the VM object                        |
-//! | `wasmtime_memory_image_free(img)`       | drop the image; mappings made from it may outlive it                    | drop the VM object handle                        |
+//! | `wasmtime_tls_get(slot)` / `_set`       | one pointer per thread and slot (0: runtime, 1: component async), NULL by default | a `thread_local!` (libOS static TLS)   |
+//! | `wasmtime_memory_image_new(ptr, len, *ret)` | snapshot a page-aligned range for later copy-on-write mapping; storing NULL means "no image" and is not an error | NULL (no CoW)                                   |
+//! | `wasmtime_memory_image_map_at(img, addr, len)` | map the image copy-on-write at `addr`                             | never called                                    |
+//! | `wasmtime_memory_image_free(img)`       | drop the image; mappings made from it may outlive it                    | nothing to free                                 |
 //!
 //! `wasmtime_init_traps` (feature `custom-native-signals`) is not needed: the
 //! engine is configured with `signals_based_traps(false)` in every mode (see
@@ -48,11 +49,19 @@ mod linux;
 #[cfg(target_os = "linux")]
 use linux as backend;
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("runtime-silo has a platform backend for Linux (hosted mode) only so far");
+#[cfg(target_os = "hermit")]
+mod bedrock;
+#[cfg(target_os = "hermit")]
+use bedrock as backend;
+
+#[cfg(not(any(target_os = "linux", target_os = "hermit")))]
+compile_error!(
+    "runtime-silo has platform backends for Linux (hosted mode) and Bedrock (hermit target) only"
+);
 
 use std::io;
 use std::num::NonZeroUsize;
+use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -92,6 +101,15 @@ pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
 /// their memory back, independently of the runtime's own accounting.
 pub fn resident_memory() -> Option<u64> {
     backend::resident_memory()
+}
+
+/// Reads a whole file: a wasm app, for instance.
+///
+/// On Bedrock, `/NAME` is file `NAME` of the boot archive (read-only), so the
+/// runtime silo started at boot can run the apps packed beside it; other
+/// paths (`scheme:/path`) go through std. Hosted, this is `std::fs::read`.
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    backend::read_file(path)
 }
 
 /// Starts a thread named `name` with a stack of at least `stack_size` bytes.

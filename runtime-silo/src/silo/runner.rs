@@ -112,7 +112,7 @@ pub(crate) fn run(
 fn load(source: &WasmSource) -> Result<Arc<[u8]>, Rejection> {
     match source {
         WasmSource::Bytes(bytes) => Ok(bytes.clone()),
-        WasmSource::Path(path) => std::fs::read(path)
+        WasmSource::Path(path) => crate::platform::read_file(path)
             .map(Arc::from)
             .map_err(|e| Rejection::Unreadable(format!("{}: {e}", path.display()))),
     }
