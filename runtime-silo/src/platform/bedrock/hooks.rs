@@ -34,6 +34,11 @@ fn protection(flags: u32) -> Result<usize, Errno> {
     Ok(bits)
 }
 
+/// `size` rounded up to whole pages, as mmap(2) and friends do.
+fn page_round(size: usize) -> Result<usize, Errno> {
+    size.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::Inval)
+}
+
 fn vm_map(size: usize, flags: u32) -> Result<usize, Errno> {
     let bits = protection(flags)?;
     // SAFETY: VmMap reads no memory of ours; it returns fresh address space.
@@ -42,6 +47,13 @@ fn vm_map(size: usize, flags: u32) -> Result<usize, Errno> {
 
 fn vm_protect(addr: *mut u8, size: usize, flags: u32) -> Result<usize, Errno> {
     let bits = protection(flags)?;
+    // wasmtime passes lengths as mprotect(2) takes them: an empty range is
+    // a no-op and a partial last page counts whole (code images end
+    // anywhere). Bedrock wants non-zero page multiples.
+    let size = page_round(size)?;
+    if size == 0 {
+        return Ok(0);
+    }
     // SAFETY: wasmtime changes protections only of mappings it made with
     // these hooks and that it no longer accesses in the old way.
     unsafe { syscall(Syscall::VmProtect, &[addr as usize, size, bits]) }
@@ -88,6 +100,11 @@ pub unsafe extern "C" fn wasmtime_mmap_remap(addr: *mut u8, size: usize, prot_fl
 /// Nothing uses that memory any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wasmtime_munmap(ptr: *mut u8, size: usize) -> i32 {
+    let size = match page_round(size) {
+        Ok(0) => return 0,
+        Ok(size) => size,
+        Err(e) => return code(Err(e)),
+    };
     // SAFETY: wasmtime gives the range up (caller's contract).
     code(unsafe { syscall(Syscall::VmUnmap, &[ptr as usize, size]) })
 }
