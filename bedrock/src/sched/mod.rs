@@ -17,7 +17,7 @@ pub mod wait;
 
 #[cfg(kernel)]
 pub use scheduler::{
-    block, create, current, exit_current, idle_loop, idle_time_ns, init_cpu, interrupt, join,
-    on_timer_interrupt, preempt_point, prepare_block, schedule, sleep_ns, sleep_until, spawn,
-    spawn_with, start, wake, yield_now,
+    block, create, current, current_cpu_time_ns, exit_current, idle_loop, idle_time_ns, init_cpu,
+    interrupt, join, on_timer_interrupt, preempt_point, prepare_block, schedule, sleep_ns,
+    sleep_until, spawn, spawn_with, start, wake, yield_now,
 };

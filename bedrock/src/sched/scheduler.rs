@@ -562,6 +562,20 @@ pub fn on_timer_interrupt() {
     }
 }
 
+/// CPU time of the calling thread, its current slice included: `schedule`
+/// adds a slice only when the thread leaves the CPU, and a thread running
+/// alone on its CPU may never leave, yet its clock must advance (CPU-time
+/// deadlines are measured with it).
+pub fn current_cpu_time_ns() -> u64 {
+    let _irq = IrqOff::new();
+    let state = CPUS[me()].lock();
+    let running = tsc::now_ns().saturating_sub(state.slice_start);
+    state
+        .current
+        .as_ref()
+        .map_or(0, |t| t.cpu_time_ns().saturating_add(running))
+}
+
 /// Called at the end of every interrupt: switches if a reschedule is due.
 pub fn preempt_point() {
     let cpu = me();

@@ -26,7 +26,7 @@ pub fn clock_get(clock: u64) -> SysResult {
     match ClockId::from_raw(clock as usize).ok_or(Errno::Inval)? {
         ClockId::Monotonic => Ok(tsc::now_ns() as usize),
         ClockId::Realtime => Ok(crate::time::realtime_ns() as usize),
-        ClockId::ThreadCpu => Ok(crate::sched::current().cpu_time_ns() as usize),
+        ClockId::ThreadCpu => Ok(crate::sched::current_cpu_time_ns() as usize),
     }
 }
 
