@@ -151,12 +151,18 @@ pub fn init_cpu() {
 /// interrupt. Never returns.
 pub fn idle_loop() -> ! {
     let cpu = me();
+    // Whether to look at other CPUs' queues: not after a steal found
+    // nothing it may run (affinity), until an interrupt brings news.
+    let mut steal = true;
     loop {
         interrupts::disable_save();
-        if work_for(cpu) || poll_for_work(cpu) {
+        if work_for(cpu, steal) || poll_for_work(cpu, steal) {
+            let before = SWITCHES[cpu].load(Ordering::Relaxed);
             schedule();
+            steal = SWITCHES[cpu].load(Ordering::Relaxed) != before;
         } else {
             interrupts::enable_and_halt();
+            steal = true;
         }
     }
 }
@@ -171,27 +177,36 @@ const IDLE_POLL_NS: u64 = 50_000;
 /// The CPU is polling (see [`IDLE_POLL_NS`]): an enqueue onto it needs no IPI.
 static POLLING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
-fn work_for(cpu: usize) -> bool {
-    QUEUED[cpu].load(Ordering::SeqCst) > 0 || steal_candidate(cpu).is_some()
+/// Context switches per CPU (the idle loop tells a steal that found
+/// nothing from one that ran something).
+static SWITCHES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Something to run here: our queue, or (with `steal`) another's.
+fn work_for(cpu: usize, steal: bool) -> bool {
+    if QUEUED[cpu].load(Ordering::SeqCst) > 0 {
+        return true;
+    }
+    let ready = READY_CPUS.load(Ordering::Acquire);
+    steal && (0..ready).any(|c| c != cpu && QUEUED[c].load(Ordering::Relaxed) > 0)
 }
 
 /// Watches for work for up to [`IDLE_POLL_NS`], interrupts on (timer and
 /// shootdown IPIs are served as in a halt); true if some came. Called and
 /// returns with interrupts off.
-fn poll_for_work(cpu: usize) -> bool {
+fn poll_for_work(cpu: usize, steal: bool) -> bool {
     POLLING[cpu].store(true, Ordering::SeqCst);
     interrupts::enable();
     let until = tsc::now_ns() + IDLE_POLL_NS;
     let mut found = false;
     while !found && tsc::now_ns() < until {
         core::hint::spin_loop();
-        found = work_for(cpu);
+        found = work_for(cpu, steal);
     }
     interrupts::disable_save();
     // An enqueue that saw POLLING set sent no IPI: look once more after
     // clearing it (both sides order through SeqCst on POLLING and QUEUED).
     POLLING[cpu].store(false, Ordering::SeqCst);
-    found || work_for(cpu)
+    found || work_for(cpu, steal)
 }
 
 /// Creates a kernel thread running `f` and makes it runnable.
@@ -449,6 +464,7 @@ pub fn schedule() {
     let next = next.unwrap_or(idle);
     let switching = !Arc::ptr_eq(&prev, &next);
     if switching {
+        SWITCHES[cpu].fetch_add(1, Ordering::Relaxed);
         // The CPU that last ran `next` may still be saving its context.
         while next.on_cpu.load(Ordering::Acquire) {
             core::hint::spin_loop();
