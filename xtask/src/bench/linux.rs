@@ -349,6 +349,35 @@ mod tests {
     }
 
     #[test]
+    fn the_initramfs_holds_init_and_the_std_program_executable() {
+        let dir = std::env::temp_dir().join(format!("xtask-initramfs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let programs = Programs {
+            init: dir.join("init-elf"),
+            std_bench: dir.join("std-elf"),
+        };
+        fs::write(&programs.init, b"init bytes").unwrap();
+        fs::write(&programs.std_bench, b"std bytes").unwrap();
+        let cpio = dir.join("init.cpio");
+        write_initramfs(&programs, &cpio).unwrap();
+        let bytes = fs::read(&cpio).unwrap();
+        let archive = bedrock_initrd::Archive::parse(&bytes).unwrap();
+        let files: Vec<_> = archive
+            .files()
+            .map(|f| (f.name, f.data, f.mode & 0o111 == 0o111))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("init", &b"init bytes"[..], true),
+                // bench/linux's `STD_BENCH`.
+                ("std-bench", &b"std bytes"[..], true)
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_newest_cached_kernel_is_used() {
         let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();

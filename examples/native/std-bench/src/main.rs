@@ -1,13 +1,15 @@
 //! `std-bench [quick|full]`: the Rust std benchmarks of `cargo xtask bench`
 //! — `std::thread` spawn + join, `Mutex` lock + unlock alone and contended
-//! by two threads, small `malloc` + `free` — in plain std code with no OS
-//! of its own, so that the same source measures std on Bedrock (a native
-//! silo over the libOS, started by `usertest bench`) and std on Linux (a
-//! static glibc executable started by the anchor's `/init`).
+//! by two threads, small `malloc` + `free` — in plain std code, so that the
+//! same source measures std on Bedrock (a native silo over the libOS,
+//! started by `usertest bench`) and std on Linux (a static glibc executable
+//! started by the anchor's `/init`).
 //!
-//! Counts, warm-up and timed rounds, timing (`rdtsc`) and the output lines
-//! are `bedrock-bench-core`'s, as for the other benchmarks. A failure
-//! prints a `BENCH error` line and exits with status 1.
+//! The only OS-specific code pins the two threads of the contended mutex
+//! benchmark to CPUs 0 and 1 ([`cpu`]). Counts, warm-up and timed rounds,
+//! timing (`rdtsc`) and the output lines are `bedrock-bench-core`'s, as for
+//! the other benchmarks. A failure prints a `BENCH error` line and exits
+//! with status 1.
 
 use std::alloc::{self, Layout};
 use std::hint::black_box;
@@ -97,12 +99,19 @@ fn mutex_uncontended(config: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The main thread and one other (the guests have two CPUs) each lock,
-/// increment and unlock one `Mutex` half of the round's times. Contention
-/// takes std's slow path: spinning, then futex wait and wake in the kernel.
+/// The main thread on CPU 0 and a second thread on CPU 1 each lock,
+/// increment and unlock one `Mutex` half of the round's times, started
+/// together. Contention takes std's slow path: spinning, then futex wait
+/// and wake in the kernel. The threads are pinned because std would leave
+/// placement to the scheduler, which may put both on one CPU (Linux often
+/// does), where one runs its half before the other and nothing contends.
 /// The round's time runs from the start signal until the later thread has
-/// finished; spawning and joining the helper are not timed.
+/// finished; spawning and joining the second thread are not timed.
 fn mutex_contended(config: &Config) -> Result<(), Error> {
+    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return Err("std_mutex_contended needs two CPUs");
+    }
+    cpu::pin(0)?;
     let half = config.contended_mutex_ops / 2;
     let lock = Mutex::new(0u64);
     let rounds = timed_rounds(config.rounds, || {
@@ -110,24 +119,27 @@ fn mutex_contended(config: &Config) -> Result<(), Error> {
         thread::scope(|scope| {
             let other = thread::Builder::new()
                 .spawn_scoped(scope, || {
+                    cpu::pin(1)?;
                     ready.store(true, Ordering::Release);
                     while !go.load(Ordering::Acquire) {
-                        thread::yield_now();
+                        std::hint::spin_loop();
                     }
-                    let done = hammer(&lock, half);
-                    (done, rdtsc())
+                    hammer(&lock, half)?;
+                    let end = rdtsc();
+                    cpu::check(1)?;
+                    Ok(end)
                 })
                 .map_err(|_| "cannot spawn a thread")?;
             // Start both at once: the other thread is running and waiting.
-            while !ready.load(Ordering::Acquire) {
+            while !ready.load(Ordering::Acquire) && !other.is_finished() {
                 thread::yield_now();
             }
             let start = rdtsc();
             go.store(true, Ordering::Release);
             hammer(&lock, half)?;
             let mine = rdtsc();
-            let (done, theirs) = other.join().map_err(|_| "the other thread panicked")?;
-            done?;
+            let theirs = other.join().map_err(|_| "the other thread panicked")??;
+            cpu::check(0)?;
             Ok(mine.max(theirs) - start)
         })
     })?;
@@ -137,6 +149,68 @@ fn mutex_contended(config: &Config) -> Result<(), Error> {
     }
     report("std_mutex_contended", half * 2, &rounds);
     Ok(())
+}
+
+/// The program's only OS-specific code: pinning the calling thread to a
+/// CPU and asking where it runs, which std cannot do.
+mod cpu {
+    use bedrock_bench_core::Error;
+
+    /// Restricts the calling thread to `cpu` (below 64) and returns once
+    /// it runs there.
+    pub fn pin(cpu: usize) -> Result<(), Error> {
+        set_affinity(cpu)?;
+        // Bedrock moves a thread at its next scheduling decision.
+        std::thread::yield_now();
+        check(cpu)
+    }
+
+    /// Fails unless the caller runs on `cpu`.
+    pub fn check(cpu: usize) -> Result<(), Error> {
+        if current() == cpu {
+            Ok(())
+        } else {
+            Err("a pinned thread runs on another CPU")
+        }
+    }
+
+    #[cfg(target_os = "hermit")]
+    fn set_affinity(cpu: usize) -> Result<(), Error> {
+        use bedrock_abi::{Syscall, user::syscall};
+        // SAFETY: SetAffinity takes no pointers; thread 0 is the caller.
+        unsafe { syscall(Syscall::SetAffinity, &[0, 1 << cpu]) }
+            .map(drop)
+            .map_err(|_| "SetAffinity failed")
+    }
+
+    #[cfg(target_os = "hermit")]
+    fn current() -> usize {
+        use bedrock_abi::{Syscall, user::syscall};
+        // SAFETY: GetCpu takes no pointers.
+        unsafe { syscall(Syscall::GetCpu, &[]) }.unwrap_or(usize::MAX)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn set_affinity(cpu: usize) -> Result<(), Error> {
+        // SAFETY: a zeroed cpu_set_t is the empty set and `cpu` < 64 is
+        // within it; the call reads the local set only.
+        let failed = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0
+        };
+        if failed {
+            Err("sched_setaffinity failed")
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn current() -> usize {
+        // SAFETY: no arguments.
+        usize::try_from(unsafe { libc::sched_getcpu() }).unwrap_or(usize::MAX)
+    }
 }
 
 /// Small sizes, as a program's strings, boxes and nodes have.
