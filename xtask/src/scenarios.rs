@@ -393,6 +393,13 @@ pub const SCENARIOS: &[Scenario] = &[
                 "BENCH result name=notify ",
                 "BENCH result name=bulk_read ",
                 "BENCH info bulk_read_mb_s=",
+                // The std program (a native silo) that `usertest bench`
+                // starts last.
+                "(std-bench): BENCH result name=std_spawn_join ",
+                "(std-bench): BENCH result name=std_mutex_uncontended ",
+                "(std-bench): BENCH result name=std_mutex_contended ",
+                "(std-bench): BENCH result name=std_malloc ",
+                "(std-bench) ended: exit code 0",
                 "BENCH done",
             ],
         },
