@@ -151,20 +151,36 @@ pub fn init_cpu() {
 /// interrupt. Never returns.
 pub fn idle_loop() -> ! {
     let cpu = me();
-    // Whether to look at other CPUs' queues: not after a steal found
-    // nothing it may run (affinity), until an interrupt brings news.
-    let mut steal = true;
+    // After a steal found nothing it may run (the threads queued elsewhere
+    // are pinned there), other queues are left alone for a while instead
+    // of taking their locks over and over.
+    let mut steal_again_at = 0u64;
     loop {
         interrupts::disable_save();
-        if work_for(cpu, steal) || poll_for_work(cpu, steal) {
+        let steal = tsc::now_ns() >= steal_again_at;
+        if work_for(cpu, steal) || wait_for_work(cpu, steal) {
             let before = SWITCHES[cpu].load(Ordering::Relaxed);
             schedule();
-            steal = SWITCHES[cpu].load(Ordering::Relaxed) != before;
-        } else {
-            interrupts::enable_and_halt();
-            steal = true;
+            if SWITCHES[cpu].load(Ordering::Relaxed) == before {
+                steal_again_at = tsc::now_ns() + STEAL_BACKOFF_NS;
+            }
         }
     }
+}
+
+/// How long an idle CPU leaves other queues alone after a fruitless steal.
+const STEAL_BACKOFF_NS: u64 = 1_000_000;
+
+/// Waits for work with interrupts on; true if some came (returns with
+/// interrupts off either way): a short poll of the CPU's queue counters
+/// ([`poll_for_work`]), then `hlt` until an interrupt.
+fn wait_for_work(cpu: usize, steal: bool) -> bool {
+    if poll_for_work(cpu, steal) {
+        return true;
+    }
+    interrupts::enable_and_halt();
+    interrupts::disable_save();
+    work_for(cpu, steal)
 }
 
 /// How long an idle CPU watches its run queue before it halts. A wake-up
@@ -174,7 +190,8 @@ pub fn idle_loop() -> ! {
 /// polls briefly before halting for the same reason (its `poll_idle`).
 const IDLE_POLL_NS: u64 = 50_000;
 
-/// The CPU is polling (see [`IDLE_POLL_NS`]): an enqueue onto it needs no IPI.
+/// The CPU is polling or waiting on its queue counter (see
+/// [`wait_for_work`]): an enqueue onto it needs no IPI.
 static POLLING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// Context switches per CPU (the idle loop tells a steal that found
@@ -193,16 +210,30 @@ fn work_for(cpu: usize, steal: bool) -> bool {
 /// Watches for work for up to [`IDLE_POLL_NS`], interrupts on (timer and
 /// shootdown IPIs are served as in a halt); true if some came. Called and
 /// returns with interrupts off.
+///
+/// With MONITOR/MWAIT each round waits on the CPU's own queue counter, as
+/// Linux's mwait idle does: on hardware the CPU sleeps until an enqueue
+/// writes it (no IPI needed) or an interrupt comes. Under QEMU's TCG with
+/// several CPUs MWAIT returns at once, so this is a busy poll there; the
+/// bound keeps idle virtual CPUs from taking host time from busy ones.
 fn poll_for_work(cpu: usize, steal: bool) -> bool {
+    let mwait = crate::arch::x86_64::cpu::has_mwait();
     POLLING[cpu].store(true, Ordering::SeqCst);
-    interrupts::enable();
     let until = tsc::now_ns() + IDLE_POLL_NS;
     let mut found = false;
     while !found && tsc::now_ns() < until {
-        core::hint::spin_loop();
+        if mwait {
+            // Returns with interrupts off.
+            crate::arch::x86_64::cpu::wait_for_write(QUEUED[cpu].as_ptr().cast(), || {
+                work_for(cpu, steal)
+            });
+        } else {
+            interrupts::enable();
+            core::hint::spin_loop();
+            interrupts::disable_save();
+        }
         found = work_for(cpu, steal);
     }
-    interrupts::disable_save();
     // An enqueue that saw POLLING set sent no IPI: look once more after
     // clearing it (both sides order through SeqCst on POLLING and QUEUED).
     POLLING[cpu].store(false, Ordering::SeqCst);
