@@ -211,11 +211,11 @@ fn work_for(cpu: usize, steal: bool) -> bool {
 /// shootdown IPIs are served as in a halt); true if some came. Called and
 /// returns with interrupts off.
 ///
-/// With MONITOR/MWAIT each round waits on the CPU's own queue counter, as
-/// Linux's mwait idle does: on hardware the CPU sleeps until an enqueue
-/// writes it (no IPI needed) or an interrupt comes. Under QEMU's TCG with
-/// several CPUs MWAIT returns at once, so this is a busy poll there; the
-/// bound keeps idle virtual CPUs from taking host time from busy ones.
+/// With MONITOR/MWAIT (on hardware, see `cpu::init_mwait`) each round
+/// waits on the CPU's own queue counter, as Linux's mwait idle does: the
+/// CPU sleeps until an enqueue writes it (no IPI needed) or an interrupt
+/// comes. Otherwise it spins with `pause`; the bound keeps idle virtual
+/// CPUs from taking host time from busy ones.
 fn poll_for_work(cpu: usize, steal: bool) -> bool {
     let mwait = crate::arch::x86_64::cpu::has_mwait();
     POLLING[cpu].store(true, Ordering::SeqCst);
