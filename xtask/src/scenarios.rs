@@ -419,6 +419,19 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "init_demo",
+        expect: Expect::Pass {
+            must_contain: &[
+                "init: Bedrock user space is up",
+                "init: platform authority at handle 2",
+                "std-hello: hello from Rust std on Bedrock",
+                "std-hello: env GREETING=hello from init",
+                "init: demo std-hello ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "silo_init_archive",
         expect: Expect::Pass {
             must_contain: &["silo-init: ", "child started with the root namespace"],

@@ -510,6 +510,14 @@ pub fn silo_spawn(ctx: &Context<'_>) -> Result<(), String> {
     expect_code0("silo-spawn", &parent)
 }
 
+/// A normal boot's init, as `cargo xtask run` starts it: it checks its
+/// handles and runs the demo (`std-hello` in a silo of its own).
+pub fn init_demo(ctx: &Context<'_>) -> Result<(), String> {
+    let init =
+        crate::kmain::start_init(ctx.info, "init", &[])?.ok_or("no init in the boot archive")?;
+    expect_code0("init", &init)
+}
+
 /// The path a normal boot takes (`kmain::start_init`) with `usertest
 /// silo-init` as init: handle 1 is the boot archive, the namespace is the
 /// root one, and init can start silos from the archive.
