@@ -7,7 +7,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::Context;
-use crate::initrd::Archive;
 use crate::mm::kernel_space::FRAMES;
 use crate::mm::phys_to_virt;
 use crate::silo::{self, ExitStatus, Silo};
@@ -22,25 +21,7 @@ macro_rules! ensure {
 
 /// The `usertest` program from the boot module archive.
 fn usertest(ctx: &Context<'_>) -> Result<&'static [u8], String> {
-    let m = ctx
-        .info
-        .modules
-        .first()
-        .ok_or("no boot module (the initrd archive) was passed")?;
-    // SAFETY: validated module memory in RAM, reserved from the allocator,
-    // mapped by the direct map for the kernel's lifetime.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(m.range.start) as *const u8,
-            m.range.len() as usize,
-        )
-    };
-    let archive =
-        Archive::parse(bytes).map_err(|e| format!("boot module is not an archive: {e}"))?;
-    Ok(archive
-        .find("usertest")
-        .ok_or("no usertest in the boot archive")?
-        .data)
+    super::boot_program(ctx, "usertest")
 }
 
 fn start(ctx: &Context<'_>, case: &str) -> Result<Arc<Silo>, String> {
