@@ -61,6 +61,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     gdt::init_bsp();
     idt::init();
     cpu::init_features();
+    cpu::init_mwait();
     crate::arch::x86_64::syscall::init_cpu();
     tsc::calibrate_pit();
 

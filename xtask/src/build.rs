@@ -60,8 +60,9 @@ const USER_RUSTFLAGS: [&str; 1] = ["-Crelocation-model=pie"];
 const NATIVE_MANIFEST: &str = "examples/native/Cargo.toml";
 /// std's hermit backend is what the libOS implements.
 const NATIVE_TARGET: &str = "x86_64-unknown-hermit";
-/// Native silos put into the boot archive.
-const NATIVE_PROGRAMS: [&str; 2] = ["std-hello", "std-selftest"];
+/// Native silos put into the boot archive (`std-bench` is started by
+/// `usertest bench`).
+const NATIVE_PROGRAMS: [&str; 3] = ["std-bench", "std-hello", "std-selftest"];
 
 /// Everything a boot needs: the kernel ELF and the boot archive.
 #[derive(Debug)]

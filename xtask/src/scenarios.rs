@@ -393,6 +393,13 @@ pub const SCENARIOS: &[Scenario] = &[
                 "BENCH result name=notify ",
                 "BENCH result name=bulk_read ",
                 "BENCH info bulk_read_mb_s=",
+                // The std program (a native silo) that `usertest bench`
+                // starts last.
+                "(std-bench): BENCH result name=std_spawn_join ",
+                "(std-bench): BENCH result name=std_mutex_uncontended ",
+                "(std-bench): BENCH result name=std_mutex_contended ",
+                "(std-bench): BENCH result name=std_malloc ",
+                "(std-bench) ended: exit code 0",
                 "BENCH done",
             ],
         },
@@ -407,6 +414,19 @@ pub const SCENARIOS: &[Scenario] = &[
                 "(fault-pf) ended: #PF",
                 "kills silo",
                 "cannot grant scheme \"net\" to a child",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "init_demo",
+        expect: Expect::Pass {
+            must_contain: &[
+                "init: Bedrock user space is up",
+                "init: platform authority at handle 2",
+                "std-hello: hello from Rust std on Bedrock",
+                "std-hello: env GREETING=hello from init",
+                "init: demo std-hello ended: exit code 0",
             ],
         },
         ..DEFAULT

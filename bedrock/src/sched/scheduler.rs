@@ -151,14 +151,36 @@ pub fn init_cpu() {
 /// interrupt. Never returns.
 pub fn idle_loop() -> ! {
     let cpu = me();
+    // After a steal found nothing it may run (the threads queued elsewhere
+    // are pinned there), other queues are left alone for a while instead
+    // of taking their locks over and over.
+    let mut steal_again_at = 0u64;
     loop {
         interrupts::disable_save();
-        if work_for(cpu) || poll_for_work(cpu) {
+        let steal = tsc::now_ns() >= steal_again_at;
+        if work_for(cpu, steal) || wait_for_work(cpu, steal) {
+            let before = SWITCHES[cpu].load(Ordering::Relaxed);
             schedule();
-        } else {
-            interrupts::enable_and_halt();
+            if SWITCHES[cpu].load(Ordering::Relaxed) == before {
+                steal_again_at = tsc::now_ns() + STEAL_BACKOFF_NS;
+            }
         }
     }
+}
+
+/// How long an idle CPU leaves other queues alone after a fruitless steal.
+const STEAL_BACKOFF_NS: u64 = 1_000_000;
+
+/// Waits for work with interrupts on; true if some came (returns with
+/// interrupts off either way): a short poll of the CPU's queue counters
+/// ([`poll_for_work`]), then `hlt` until an interrupt.
+fn wait_for_work(cpu: usize, steal: bool) -> bool {
+    if poll_for_work(cpu, steal) {
+        return true;
+    }
+    interrupts::enable_and_halt();
+    interrupts::disable_save();
+    work_for(cpu, steal)
 }
 
 /// How long an idle CPU watches its run queue before it halts. A wake-up
@@ -168,30 +190,54 @@ pub fn idle_loop() -> ! {
 /// polls briefly before halting for the same reason (its `poll_idle`).
 const IDLE_POLL_NS: u64 = 50_000;
 
-/// The CPU is polling (see [`IDLE_POLL_NS`]): an enqueue onto it needs no IPI.
+/// The CPU is polling or waiting on its queue counter (see
+/// [`wait_for_work`]): an enqueue onto it needs no IPI.
 static POLLING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
-fn work_for(cpu: usize) -> bool {
-    QUEUED[cpu].load(Ordering::SeqCst) > 0 || steal_candidate(cpu).is_some()
+/// Context switches per CPU (the idle loop tells a steal that found
+/// nothing from one that ran something).
+static SWITCHES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Something to run here: our queue, or (with `steal`) another's.
+fn work_for(cpu: usize, steal: bool) -> bool {
+    if QUEUED[cpu].load(Ordering::SeqCst) > 0 {
+        return true;
+    }
+    let ready = READY_CPUS.load(Ordering::Acquire);
+    steal && (0..ready).any(|c| c != cpu && QUEUED[c].load(Ordering::Relaxed) > 0)
 }
 
 /// Watches for work for up to [`IDLE_POLL_NS`], interrupts on (timer and
 /// shootdown IPIs are served as in a halt); true if some came. Called and
 /// returns with interrupts off.
-fn poll_for_work(cpu: usize) -> bool {
+///
+/// With MONITOR/MWAIT (on hardware, see `cpu::init_mwait`) each round
+/// waits on the CPU's own queue counter, as Linux's mwait idle does: the
+/// CPU sleeps until an enqueue writes it (no IPI needed) or an interrupt
+/// comes. Otherwise it spins with `pause`; the bound keeps idle virtual
+/// CPUs from taking host time from busy ones.
+fn poll_for_work(cpu: usize, steal: bool) -> bool {
+    let mwait = crate::arch::x86_64::cpu::has_mwait();
     POLLING[cpu].store(true, Ordering::SeqCst);
-    interrupts::enable();
     let until = tsc::now_ns() + IDLE_POLL_NS;
     let mut found = false;
     while !found && tsc::now_ns() < until {
-        core::hint::spin_loop();
-        found = work_for(cpu);
+        if mwait {
+            // Returns with interrupts off.
+            crate::arch::x86_64::cpu::wait_for_write(QUEUED[cpu].as_ptr().cast(), || {
+                work_for(cpu, steal)
+            });
+        } else {
+            interrupts::enable();
+            core::hint::spin_loop();
+            interrupts::disable_save();
+        }
+        found = work_for(cpu, steal);
     }
-    interrupts::disable_save();
     // An enqueue that saw POLLING set sent no IPI: look once more after
     // clearing it (both sides order through SeqCst on POLLING and QUEUED).
     POLLING[cpu].store(false, Ordering::SeqCst);
-    found || work_for(cpu)
+    found || work_for(cpu, steal)
 }
 
 /// Creates a kernel thread running `f` and makes it runnable.
@@ -449,6 +495,7 @@ pub fn schedule() {
     let next = next.unwrap_or(idle);
     let switching = !Arc::ptr_eq(&prev, &next);
     if switching {
+        SWITCHES[cpu].fetch_add(1, Ordering::Relaxed);
         // The CPU that last ran `next` may still be saving its context.
         while next.on_cpu.load(Ordering::Acquire) {
             core::hint::spin_loop();

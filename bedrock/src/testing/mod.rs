@@ -27,6 +27,19 @@ pub struct Context<'a> {
 /// (scenarios that test the fault and panic paths).
 pub type Scenario = fn(&Context<'_>) -> Result<(), String>;
 
+/// Program `name` of the boot archive (`kmain::boot_archive`), for the
+/// scenarios that start ring-3 programs.
+fn boot_program(ctx: &Context<'_>, name: &str) -> Result<&'static [u8], String> {
+    let bytes = crate::kmain::boot_archive(ctx.info)
+        .ok_or("no boot module (the initrd archive) was passed")?;
+    let archive = crate::initrd::Archive::parse(bytes)
+        .map_err(|e| alloc::format!("boot module is not an archive: {e}"))?;
+    Ok(archive
+        .find(name)
+        .ok_or_else(|| alloc::format!("no {name} in the boot archive"))?
+        .data)
+}
+
 fn say(line: Line<'_>) {
     serial::write_line(format_args!("{line}"));
 }

@@ -68,6 +68,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("user_bench_smoke", user_scenarios::user_bench_smoke),
     ("silo_spawn", user_scenarios::silo_spawn),
     ("silo_init_archive", user_scenarios::silo_init_archive),
+    ("init_demo", user_scenarios::init_demo),
     ("device_caps", user_scenarios::device_caps),
     ("std_hello", std_scenarios::std_hello),
     ("std_selftest_smp4", std_scenarios::std_selftest_smp4),

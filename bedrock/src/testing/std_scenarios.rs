@@ -10,8 +10,6 @@ use alloc::sync::Arc;
 
 use super::Context;
 use crate::arch::x86_64::percpu;
-use crate::initrd::Archive;
-use crate::mm::phys_to_virt;
 use crate::silo::{self, ExitStatus, Silo};
 
 /// The status of a program that aborted (a panic: the hermit target is
@@ -28,25 +26,7 @@ macro_rules! ensure {
 
 /// Program `name` of the boot archive.
 fn program(ctx: &Context<'_>, name: &str) -> Result<&'static [u8], String> {
-    let m = ctx
-        .info
-        .modules
-        .first()
-        .ok_or("no boot module (the initrd archive) was passed")?;
-    // SAFETY: validated module memory in RAM, reserved from the allocator,
-    // mapped by the direct map for the kernel's lifetime.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(m.range.start) as *const u8,
-            m.range.len() as usize,
-        )
-    };
-    let archive =
-        Archive::parse(bytes).map_err(|e| format!("boot module is not an archive: {e}"))?;
-    Ok(archive
-        .find(name)
-        .ok_or_else(|| format!("no {name} in the boot archive"))?
-        .data)
+    super::boot_program(ctx, name)
 }
 
 /// Starts `argv[0]` from the boot archive with `argv`, `envp` and a

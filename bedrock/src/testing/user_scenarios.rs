@@ -7,7 +7,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::Context;
-use crate::initrd::Archive;
 use crate::mm::kernel_space::FRAMES;
 use crate::mm::phys_to_virt;
 use crate::silo::{self, ExitStatus, Silo};
@@ -22,25 +21,7 @@ macro_rules! ensure {
 
 /// The `usertest` program from the boot module archive.
 fn usertest(ctx: &Context<'_>) -> Result<&'static [u8], String> {
-    let m = ctx
-        .info
-        .modules
-        .first()
-        .ok_or("no boot module (the initrd archive) was passed")?;
-    // SAFETY: validated module memory in RAM, reserved from the allocator,
-    // mapped by the direct map for the kernel's lifetime.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(m.range.start) as *const u8,
-            m.range.len() as usize,
-        )
-    };
-    let archive =
-        Archive::parse(bytes).map_err(|e| format!("boot module is not an archive: {e}"))?;
-    Ok(archive
-        .find("usertest")
-        .ok_or("no usertest in the boot archive")?
-        .data)
+    super::boot_program(ctx, "usertest")
 }
 
 fn start(ctx: &Context<'_>, case: &str) -> Result<Arc<Silo>, String> {
@@ -508,6 +489,14 @@ pub fn silo_spawn(ctx: &Context<'_>) -> Result<(), String> {
     );
     from_kernel.signal(1);
     expect_code0("silo-spawn", &parent)
+}
+
+/// A normal boot's init, as `cargo xtask run` starts it: it checks its
+/// handles and runs the demo (`std-hello` in a silo of its own).
+pub fn init_demo(ctx: &Context<'_>) -> Result<(), String> {
+    let init =
+        crate::kmain::start_init(ctx.info, "init", &[])?.ok_or("no init in the boot archive")?;
+    expect_code0("init", &init)
 }
 
 /// The path a normal boot takes (`kmain::start_init`) with `usertest

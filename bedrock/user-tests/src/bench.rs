@@ -4,7 +4,8 @@
 //!
 //! The IPC benchmarks' peers are other silos: `usertest bench-peer ...`,
 //! spawned from the boot archive (our initial handle 1) with the port or
-//! notifications they serve.
+//! notifications they serve. The std benchmarks are a native silo,
+//! `std-bench`, from the same archive.
 
 use core::sync::atomic::AtomicU32;
 
@@ -20,6 +21,8 @@ use crate::rt::{self, Args, ipc};
 struct Bedrock {
     /// Our own ELF image, for the peer silos.
     usertest: &'static [u8],
+    /// The std benchmark program, a native silo (`examples/native/std-bench`).
+    std_bench: &'static [u8],
 }
 
 /// Labels the echo and file peers understand besides their protocol.
@@ -213,6 +216,25 @@ impl Os for Bedrock {
         wait_ok(file.silo)
     }
 
+    fn run_std_bench(&self, mode: &str) -> Result<(), Error> {
+        // Affinity 0: every CPU, not the CPU we are pinned to. No schemes:
+        // its output goes to the kernel log like ours.
+        let silo = silo::spawn(&SpawnArgs {
+            image: self.std_bench,
+            name: "std-bench",
+            argv: &["std-bench", mode],
+            affinity: 0,
+            ..SpawnArgs::default()
+        })
+        .map_err(|_| "cannot spawn the std bench silo")?;
+        let status = silo::wait(silo, u64::MAX).map_err(|_| "cannot wait for the std bench silo");
+        let _ = ipc::close(silo);
+        match status? {
+            ExitStatus::Code(0) => Ok(()),
+            _ => Err("the std bench program failed"),
+        }
+    }
+
     fn null_syscall(&self) {
         // GetCpu does no work beyond the common path: dispatch, the silo
         // lookup, the dying check and SYSRET, like Linux's getppid.
@@ -291,17 +313,22 @@ extern "C" fn run_slot<F: FnOnce() + Send>(slot: usize) -> ! {
     rt::thread_exit(0)
 }
 
-/// Finds `usertest` in the boot archive (initial handle 1).
-fn own_image() -> Result<&'static [u8], Error> {
+/// Finds our own image and the std bench program in the boot archive
+/// (initial handle 1).
+fn images() -> Result<Bedrock, Error> {
     let archive = silo::boot_archive().map_err(|_| "no boot archive handle")?;
     let archive = bedrock_initrd::Archive::parse(archive).map_err(|_| "the boot archive is corrupt")?;
-    archive.find("usertest").map(|f| f.data).ok_or("no usertest in the boot archive")
+    let find = |name, missing| archive.find(name).map(|f| f.data).ok_or(missing);
+    Ok(Bedrock {
+        usertest: find("usertest", "no usertest in the boot archive")?,
+        std_bench: find("std-bench", "no std-bench in the boot archive")?,
+    })
 }
 
 pub fn bench(args: &Args) -> Result<(), &'static str> {
     let config = Config::from_arg(args.get(2)).inspect_err(|why| say!("{}", Record::Error(why)))?;
-    let usertest = own_image().inspect_err(|why| say!("{}", Record::Error(why)))?;
-    bedrock_bench_core::run(&Bedrock { usertest }, &config)
+    let bedrock = images().inspect_err(|why| say!("{}", Record::Error(why)))?;
+    bedrock_bench_core::run(&bedrock, &config)
 }
 
 fn handle_arg(args: &Args, i: usize) -> Result<u32, Error> {

@@ -1,6 +1,9 @@
 //! `init`: the first ring-3 program the kernel starts at a normal boot.
-//! For now it reports that user space is up and which silo it is; the
-//! runtime silo and Chevron take over this role in later issues.
+//! It reports that user space is up, checks its initial handles (the boot
+//! archive, the platform authority) and starts the demo: the native std
+//! program `std-hello` from the boot archive, as a silo of its own. The
+//! runtime silo (with wasm apps from a boot manifest) and Chevron take
+//! over this role in later issues.
 #![no_std]
 #![no_main]
 
@@ -10,6 +13,7 @@
 #[path = "rt.rs"]
 mod rt;
 
+use bedrock_abi::user::silo::{self, ExitStatus, SpawnArgs};
 use bedrock_abi::{SiloInfo, Syscall};
 
 fn main(args: &rt::Args) -> i32 {
@@ -30,10 +34,48 @@ fn main(args: &rt::Args) -> i32 {
     match rt::ipc::info(platform) {
         Ok(i) if i >> 32 == bedrock_abi::ipc::ObjectType::Platform as usize => {
             say!("init: platform authority at handle {platform}");
-            0
         }
         _ => {
             say!("init: no platform authority at handle {platform}");
+            return 1;
+        }
+    }
+    demo()
+}
+
+/// Starts `std-hello` from the boot archive and waits for it.
+fn demo() -> i32 {
+    let Ok(archive) = silo::boot_archive() else {
+        say!("init: no boot archive at handle {}", silo::BOOT_ARCHIVE_HANDLE);
+        return 1;
+    };
+    let Ok(archive) = bedrock_initrd::Archive::parse(archive) else {
+        say!("init: the boot archive is corrupt");
+        return 1;
+    };
+    let Some(hello) = archive.find("std-hello") else {
+        say!("init: no std-hello in the boot archive; no demo");
+        return 0;
+    };
+    let spawned = silo::spawn(&SpawnArgs {
+        image: hello.data,
+        name: "std-hello",
+        argv: &["std-hello", "started by init"],
+        envp: &["GREETING=hello from init"],
+        ..SpawnArgs::default()
+    });
+    let status = spawned.and_then(|h| silo::wait(h, u64::MAX));
+    match status {
+        Ok(ExitStatus::Code(0)) => {
+            say!("init: demo std-hello ended: exit code 0");
+            0
+        }
+        Ok(other) => {
+            say!("init: demo std-hello ended: {other:?}");
+            1
+        }
+        Err(e) => {
+            say!("init: cannot run std-hello: {e:?}");
             1
         }
     }

@@ -12,6 +12,12 @@
 //!
 //! Output is one [`Record`] per line (see [`line`]), which the host parses
 //! out of the serial log whatever prefix the kernel's log adds.
+//!
+//! The Rust std benchmarks (`std_*`: threads, `Mutex`, `malloc`) are an
+//! ordinary std program, `examples/native/std-bench`, built once for each
+//! side; [`run`] starts it through [`Os::run_std_bench`] after its own
+//! benchmarks. It uses this crate's [`Config`], [`timed_rounds`] and
+//! [`Record`], so its figures are taken and printed the same way.
 #![no_std]
 
 pub mod line;
@@ -96,6 +102,12 @@ pub trait Os: Sync {
         len: usize,
     ) -> Result<&'f [u8], Error>;
     fn file_close(&self, file: Self::File) -> Result<(), Error>;
+
+    /// Runs the std benchmark program (`std-bench`, see the crate docs) as
+    /// a process of its own on every CPU with `mode` ([`Config::mode`]) as
+    /// its argument, and waits for it; Ok only if it exited successfully.
+    /// Its result lines reach the same console.
+    fn run_std_bench(&self, mode: &str) -> Result<(), Error>;
 }
 
 /// Byte `i` of the bulk-read benchmark's file.
@@ -106,6 +118,9 @@ pub fn file_byte(i: u64) -> u8 {
 /// How much work each benchmark does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
+    /// The program argument that selects it (`full` or `quick`); passed on
+    /// to the std program.
+    pub mode: &'static str,
     /// Timed rounds per benchmark (after one warm-up round).
     pub rounds: u32,
     /// System calls per round.
@@ -122,6 +137,15 @@ pub struct Config {
     pub notify_round_trips: u32,
     /// Size of the bulk-read file (a multiple of [`BULK_CHUNK`]).
     pub bulk_bytes: usize,
+    /// `std::thread` spawn + join pairs per round (std program).
+    pub spawn_joins: u32,
+    /// `Mutex` lock + unlock pairs per round, one thread (std program).
+    pub mutex_ops: u32,
+    /// `Mutex` lock + unlock pairs per round over all contending threads
+    /// (std program).
+    pub contended_mutex_ops: u32,
+    /// Small `malloc` + `free` pairs per round (std program).
+    pub mallocs: u32,
 }
 
 /// Bytes per read in the bulk-read benchmark.
@@ -131,6 +155,7 @@ impl Config {
     /// What `cargo xtask bench` runs: under TCG each benchmark takes well
     /// under a second per round on either side.
     pub const FULL: Config = Config {
+        mode: "full",
         rounds: 9,
         syscalls: 50_000,
         round_trips: 2_000,
@@ -139,9 +164,14 @@ impl Config {
         ipc_round_trips: 2_000,
         notify_round_trips: 2_000,
         bulk_bytes: 16 << 20,
+        spawn_joins: 200,
+        mutex_ops: 100_000,
+        contended_mutex_ops: 20_000,
+        mallocs: 32_768,
     };
     /// A smoke run that only proves the program works (QEMU scenario).
     pub const QUICK: Config = Config {
+        mode: "quick",
         rounds: 3,
         syscalls: 100,
         round_trips: 20,
@@ -150,6 +180,10 @@ impl Config {
         ipc_round_trips: 20,
         notify_round_trips: 20,
         bulk_bytes: 2 * BULK_CHUNK,
+        spawn_joins: 4,
+        mutex_ops: 100,
+        contended_mutex_ops: 100,
+        mallocs: 256,
     };
 
     /// The configuration a program argument selects: `quick` or nothing.
@@ -173,49 +207,92 @@ pub struct Benchmark {
     pub unit: &'static str,
     /// Whether every run has it (the cross-CPU one needs two CPUs).
     pub always: bool,
+    /// Which program measures it.
+    pub program: Program,
 }
 
-/// Every benchmark, in the order [`run`] prints them.
-pub const BENCHMARKS: [Benchmark; 8] = [
+/// The program that measures a benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// [`run`] itself.
+    Core,
+    /// The std program that [`run`] starts last ([`Os::run_std_bench`]).
+    Std,
+}
+
+/// Every benchmark, in the order they are printed.
+pub const BENCHMARKS: [Benchmark; 12] = [
     Benchmark {
         name: "syscall",
         unit: "cycles per call",
         always: true,
+        program: Program::Core,
     },
     Benchmark {
         name: "page_fault",
         unit: "cycles per page",
         always: true,
+        program: Program::Core,
     },
     Benchmark {
         name: "ctx_switch",
         unit: "cycles per round trip (2 switches)",
         always: true,
+        program: Program::Core,
     },
     Benchmark {
         name: "ctx_switch_cross",
         unit: "cycles per round trip (2 wake-ups)",
         always: false,
+        program: Program::Core,
     },
     Benchmark {
         name: "ipc_same_core",
         unit: "cycles per call + reply between two processes",
         always: true,
+        program: Program::Core,
     },
     Benchmark {
         name: "ipc_cross_core",
         unit: "cycles per call + reply between two processes",
         always: false,
+        program: Program::Core,
     },
     Benchmark {
         name: "notify",
         unit: "cycles per round trip (2 signal-to-wake)",
         always: true,
+        program: Program::Core,
     },
     Benchmark {
         name: "bulk_read",
         unit: "cycles per file read",
         always: true,
+        program: Program::Core,
+    },
+    Benchmark {
+        name: "std_spawn_join",
+        unit: "cycles per std::thread spawn + join",
+        always: true,
+        program: Program::Std,
+    },
+    Benchmark {
+        name: "std_mutex_uncontended",
+        unit: "cycles per Mutex lock + unlock, one thread",
+        always: true,
+        program: Program::Std,
+    },
+    Benchmark {
+        name: "std_mutex_contended",
+        unit: "cycles per Mutex lock + unlock, 2 threads",
+        always: true,
+        program: Program::Std,
+    },
+    Benchmark {
+        name: "std_malloc",
+        unit: "cycles per malloc + free (8..128 bytes)",
+        always: true,
+        program: Program::Std,
     },
 ];
 
@@ -271,7 +348,7 @@ fn run_all<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
     }
     notify(os, config)?;
     bulk_read(os, config)?;
-    Ok(())
+    os.run_std_bench(config.mode)
 }
 
 /// Call + reply round trips with a peer process on `peer_cpu`, once per
@@ -405,12 +482,17 @@ pub fn rdtsc() -> u64 {
 }
 
 /// Cycles of each timed round; `rounds[..n]` are valid.
-struct Rounds {
+pub struct Rounds {
     cycles: [u64; MAX_ROUNDS],
     n: usize,
 }
 
 impl Rounds {
+    /// Each timed round's cycles, in the order they ran.
+    pub fn cycles(&self) -> &[u64] {
+        &self.cycles[..self.n]
+    }
+
     fn median(&self) -> u64 {
         let mut sorted = self.cycles;
         median_u64(&mut sorted[..self.n])
@@ -418,11 +500,15 @@ impl Rounds {
 }
 
 /// Runs `round` once untimed (warm-up: page tables, caches, thread
-/// placement settle) and `count` times timed; `round` returns its cycles.
-fn timed_rounds(
+/// placement settle) and `count` (at most [`MAX_ROUNDS`]) times timed;
+/// `round` returns its cycles.
+pub fn timed_rounds(
     count: u32,
     mut round: impl FnMut() -> Result<u64, Error>,
 ) -> Result<Rounds, Error> {
+    if count as usize > MAX_ROUNDS {
+        return Err("rounds must be 1..=MAX_ROUNDS");
+    }
     round()?;
     let mut rounds = Rounds {
         cycles: [0; MAX_ROUNDS],
@@ -441,7 +527,7 @@ fn report<O: Os>(os: &O, name: &'static str, ops: u32, rounds: &Rounds) {
         Record::Result {
             name,
             ops: u64::from(ops),
-            cycles: &rounds.cycles[..rounds.n],
+            cycles: rounds.cycles(),
         }
     ));
 }
@@ -583,6 +669,8 @@ mod tests {
         wrong_echo: bool,
         /// Fault injection: one byte of the file is wrong.
         corrupt_file: bool,
+        /// Fault injection: the std program fails.
+        std_fails: bool,
     }
 
     impl Host {
@@ -591,6 +679,7 @@ mod tests {
                 lines: Mutex::new(Vec::new()),
                 wrong_echo: false,
                 corrupt_file: false,
+                std_fails: false,
             }
         }
     }
@@ -659,6 +748,13 @@ mod tests {
         fn file_close(&self, _: Self::File) -> Result<(), Error> {
             Ok(())
         }
+        fn run_std_bench(&self, mode: &str) -> Result<(), Error> {
+            self.print(format_args!("std bench {mode}"));
+            if self.std_fails {
+                return Err("the std bench program failed");
+            }
+            Ok(())
+        }
         fn null_syscall(&self) {}
         fn futex_wait(&self, _: &AtomicU32, _: u32) {
             std::thread::yield_now();
@@ -699,7 +795,7 @@ mod tests {
     }
 
     #[test]
-    fn quick_run_prints_every_benchmark_then_done() {
+    fn quick_run_prints_every_benchmark_then_runs_the_std_program_then_done() {
         let host = Host::new();
         run(&host, &Config::QUICK).unwrap();
         let lines = host.lines.into_inner().unwrap();
@@ -714,9 +810,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        let expected: Vec<_> = BENCHMARKS.iter().map(|b| b.name).collect();
+        let expected: Vec<_> = BENCHMARKS
+            .iter()
+            .filter(|b| b.program == Program::Core)
+            .map(|b| b.name)
+            .collect();
         assert_eq!(names, expected);
-        assert_eq!(lines.last().map(String::as_str), Some("BENCH done"));
+        let n = lines.len();
+        assert_eq!(lines[n - 2..], ["std bench quick", "BENCH done"]);
     }
 
     #[test]
@@ -733,6 +834,25 @@ mod tests {
         assert_eq!(Config::from_arg(None), Ok(Config::FULL));
         assert!(Config::from_arg(Some("fast")).is_err());
         assert!(Config::FULL.rounds as usize <= MAX_ROUNDS);
+        for config in [Config::FULL, Config::QUICK] {
+            assert_eq!(Config::from_arg(Some(config.mode)), Ok(config));
+        }
+        assert!(timed_rounds(MAX_ROUNDS as u32 + 1, || Ok(1)).is_err());
+        let rounds = timed_rounds(3, || Ok(7)).unwrap();
+        assert_eq!(rounds.cycles(), [7, 7, 7]);
+    }
+
+    #[test]
+    fn std_benchmarks_come_last_and_every_run_has_them() {
+        let first_std = BENCHMARKS
+            .iter()
+            .position(|b| b.program == Program::Std)
+            .unwrap();
+        assert!(
+            BENCHMARKS[first_std..]
+                .iter()
+                .all(|b| b.program == Program::Std && b.always && b.name.starts_with("std_"))
+        );
     }
 
     #[test]
@@ -744,6 +864,10 @@ mod tests {
             },
             Host {
                 corrupt_file: true,
+                ..Host::new()
+            },
+            Host {
+                std_fails: true,
                 ..Host::new()
             },
         ] {

@@ -2,19 +2,26 @@
 //! (a static glibc build, see xtask/src/bench/linux.rs), it runs the same
 //! benchmarks as Bedrock's `usertest bench` (`bedrock-bench-core`) over
 //! Linux system calls, prints their lines on the console and powers the
-//! machine off. Run by hand on any Linux (not as PID 1) it just prints.
+//! machine off. Last it runs the std benchmark program `/std-bench`.
+//! Run by hand on any Linux (not as PID 1) it just prints (and needs
+//! `/std-bench`).
 //!
 //! Arguments (after `--` on the kernel command line): `quick` or `full`.
 
 use std::ffi::CStr;
 use std::io::Write;
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use bedrock_bench_core::{BULK_CHUNK, Config, Error, Os, Record, Service, file_byte, run};
 
 /// Linux through libc, one system call per operation.
 struct Linux;
+
+/// The std benchmark program (`examples/native/std-bench`, static), put
+/// next to `/init` in the initramfs by xtask.
+const STD_BENCH: &str = "/std-bench";
 
 /// The echo mechanisms, in [`Os::echo_mechanisms`] order.
 const PIPE: usize = 0;
@@ -322,6 +329,35 @@ impl Os for Linux {
         // SAFETY: NUL-terminated path.
         unsafe { libc::unlink(c"/tmp/bench-file".as_ptr()) };
         Ok(())
+    }
+
+    fn run_std_bench(&self, mode: &str) -> Result<(), Error> {
+        let mut command = Command::new(STD_BENCH);
+        command.arg(mode);
+        // SAFETY: runs in the forked child before exec and makes one system
+        // call (async-signal-safe) on a local set.
+        unsafe {
+            command.pre_exec(|| {
+                // We are pinned to one CPU, which a child would inherit;
+                // its threads may use every CPU, as on Bedrock.
+                let mut all: libc::cpu_set_t = std::mem::zeroed();
+                for cpu in 0..libc::CPU_SETSIZE as usize {
+                    libc::CPU_SET(cpu, &mut all);
+                }
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let status = command
+            .status()
+            .map_err(|_| "cannot start the std bench program (/std-bench)")?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err("the std bench program failed")
+        }
     }
 
     fn null_syscall(&self) {

@@ -23,6 +23,9 @@ use crate::workspace::Workspace;
 const META_PACKAGE: &str = "linux-image-amd64";
 /// The benchmark program's package in this workspace.
 const PROGRAM: &str = "bedrock-bench-linux";
+/// The std benchmark program's package, in the native silos' workspace.
+const STD_PROGRAM: &str = "std-bench";
+const NATIVE_MANIFEST: &str = "examples/native/Cargo.toml";
 /// The host target: the guest is x86_64 Linux like the host.
 const LINUX_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// Upper bound for apt's work: a 70 MB download from a mirror.
@@ -197,22 +200,39 @@ fn extract_kernel(deb: &Path, dir: &Path) -> Result<()> {
     }
 }
 
-/// Builds `bench/linux` as a static executable (glibc's `libc.a`, which
-/// every Debian host that links Rust programs has) and returns it.
-pub fn build_program(ws: &Workspace) -> Result<PathBuf> {
+/// The Linux guest's programs, built static.
+#[derive(Debug)]
+pub struct Programs {
+    /// `bench/linux`, the initramfs's `/init`.
+    pub init: PathBuf,
+    /// `examples/native/std-bench`, `/std-bench`, which `/init` runs last.
+    pub std_bench: PathBuf,
+}
+
+/// Builds `bench/linux` and the std benchmark program as static
+/// executables (glibc's `libc.a`, which every Debian host that links Rust
+/// programs has). The std program lives in the native silos' workspace
+/// (its Bedrock build is a native silo); for Linux it is built like
+/// `bench/linux`, with the host toolchain and std as shipped, into the same
+/// target directory.
+pub fn build_programs(ws: &Workspace) -> Result<Programs> {
+    let init = build_static(ws, None, PROGRAM)?;
+    let std_bench = build_static(ws, Some(NATIVE_MANIFEST), STD_PROGRAM)?;
+    Ok(Programs { init, std_bench })
+}
+
+/// Builds `package` (of the workspace at `manifest`, else the main one)
+/// for Linux with `+crt-static` and checks that the result is static.
+fn build_static(ws: &Workspace, manifest: Option<&str>, package: &str) -> Result<PathBuf> {
     let target_dir = ws.target_dir.join("bench").join("cargo");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    command.current_dir(&ws.root).arg("build");
+    if let Some(manifest) = manifest {
+        command.args(["--manifest-path", manifest]);
+    }
     command
-        .current_dir(&ws.root)
-        .args([
-            "build",
-            "--release",
-            "--package",
-            PROGRAM,
-            "--target",
-            LINUX_TARGET,
-        ])
+        .args(["--release", "--package", package, "--target", LINUX_TARGET])
         .arg("--target-dir")
         .arg(&target_dir)
         // With `--target`, these flags reach only the program and its
@@ -225,13 +245,13 @@ pub fn build_program(ws: &Workspace) -> Result<PathBuf> {
     let shown = describe(&command);
     let status = command.status().context(|| format!("running {shown}"))?;
     if !status.success() {
-        bail!("building the Linux bench program failed ({status}): {shown}");
+        bail!("building the Linux bench program {package} failed ({status}): {shown}");
     }
-    let program = target_dir.join(LINUX_TARGET).join("release").join(PROGRAM);
+    let program = target_dir.join(LINUX_TARGET).join("release").join(package);
     let elf = fs::read(&program).context(|| format!("reading {}", program.display()))?;
     if has_interpreter(&elf) {
         bail!(
-            "{} is dynamically linked; an initramfs /init must be static",
+            "{} is dynamically linked; the initramfs's programs must be static",
             program.display()
         );
     }
@@ -272,17 +292,19 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
-/// An initramfs (cpio newc) holding only `/init`, written to `path`. The
-/// kernel's built-in initramfs already has `/dev/console`, so `/init` starts
-/// with the console as stdin, stdout and stderr.
-pub fn write_initramfs(program: &Path, path: &Path) -> Result<()> {
-    let data = fs::read(program).context(|| format!("reading {}", program.display()))?;
-    let init = NewEntry {
-        name: "init",
+/// An initramfs (cpio newc) holding `/init` and `/std-bench`, written to
+/// `path`. The kernel's built-in initramfs already has `/dev/console`, so
+/// `/init` starts with the console as stdin, stdout and stderr.
+pub fn write_initramfs(programs: &Programs, path: &Path) -> Result<()> {
+    let read = |p: &Path| fs::read(p).context(|| format!("reading {}", p.display()));
+    let (init, std_bench) = (read(&programs.init)?, read(&programs.std_bench)?);
+    let entries = [("init", &init), ("std-bench", &std_bench)].map(|(name, data)| NewEntry {
+        name,
         mode: S_IFREG | 0o755,
-        data: &data,
-    };
-    let archive = bedrock_initrd::write_newc(&[init]).context(|| "packing the initramfs".into())?;
+        data,
+    });
+    let archive =
+        bedrock_initrd::write_newc(&entries).context(|| "packing the initramfs".into())?;
     fs::write(path, archive).context(|| format!("writing {}", path.display()))
 }
 
@@ -324,6 +346,35 @@ mod tests {
         // The host's own test binary is dynamic (no crt-static here).
         let me = fs::read(std::env::current_exe().unwrap()).unwrap();
         assert!(has_interpreter(&me));
+    }
+
+    #[test]
+    fn the_initramfs_holds_init_and_the_std_program_executable() {
+        let dir = std::env::temp_dir().join(format!("xtask-initramfs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let programs = Programs {
+            init: dir.join("init-elf"),
+            std_bench: dir.join("std-elf"),
+        };
+        fs::write(&programs.init, b"init bytes").unwrap();
+        fs::write(&programs.std_bench, b"std bytes").unwrap();
+        let cpio = dir.join("init.cpio");
+        write_initramfs(&programs, &cpio).unwrap();
+        let bytes = fs::read(&cpio).unwrap();
+        let archive = bedrock_initrd::Archive::parse(&bytes).unwrap();
+        let files: Vec<_> = archive
+            .files()
+            .map(|f| (f.name, f.data, f.mode & 0o111 == 0o111))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("init", &b"init bytes"[..], true),
+                // bench/linux's `STD_BENCH`.
+                ("std-bench", &b"std bytes"[..], true)
+            ]
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -68,12 +68,12 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
 
     // Everything is ready before the first guest boots, so that a failed
     // build or download costs no boot.
-    eprintln!("xtask: building Bedrock (release) and the Linux bench program");
+    eprintln!("xtask: building Bedrock (release) and the Linux bench programs");
     let images = build_all(&host.toolchain, ws, Profile::Release)?;
-    let program = linux::build_program(ws)?;
+    let programs = linux::build_programs(ws)?;
     let kernel = linux::kernel(&linux_dir)?;
     let initramfs = linux_dir.join("init.cpio");
-    linux::write_initramfs(&program, &initramfs)?;
+    linux::write_initramfs(&programs, &initramfs)?;
     let runtime_silo = runtime::build(&host.toolchain, ws)?;
     // On the host alone, before QEMU starts competing for the CPUs.
     let runtime_figures = runtime::measure(&runtime_silo)?;

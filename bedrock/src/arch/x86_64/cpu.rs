@@ -201,3 +201,50 @@ pub fn phys_addr_limit() -> u64 {
     };
     1 << bits
 }
+
+/// Whether this CPU has MONITOR/MWAIT (CPUID.01H:ECX bit 3), checked once
+/// by the boot CPU (all CPUs of a machine agree).
+static HAS_MWAIT: AtomicBool = AtomicBool::new(false);
+
+/// Detects MONITOR/MWAIT for [`wait_for_write`]. Under a hypervisor
+/// (CPUID.01H:ECX bit 31) it is left unused: there MWAIT is emulated, and
+/// QEMU's TCG leaves its CPU loop on every one (measured: cross-CPU wake-ups
+/// several times slower than a `pause` loop).
+pub fn init_mwait() {
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
+    let leaf1 = unsafe { core::arch::x86_64::__cpuid(1) };
+    let monitor = leaf1.ecx & (1 << 3) != 0;
+    let hypervisor = leaf1.ecx & (1 << 31) != 0;
+    HAS_MWAIT.store(monitor && !hypervisor, Ordering::Relaxed);
+}
+
+pub fn has_mwait() -> bool {
+    HAS_MWAIT.load(Ordering::Relaxed)
+}
+
+/// Arms the monitor on the cache line of `addr`, then, unless `ready()`
+/// already holds, enables interrupts and waits (`sti; mwait`) until that
+/// line is written or an interrupt comes. Returns with interrupts off.
+/// A write between the arming and the wait ends the wait at once, so a
+/// store to `addr` after `ready()` looked is never missed. Only when
+/// [`has_mwait`].
+pub fn wait_for_write(addr: *const u8, ready: impl FnOnce() -> bool) {
+    // SAFETY: MONITOR only reads the address (any mapped kernel address
+    // does; it is not dereferenced); ECX/EDX = 0: no extensions or hints.
+    unsafe {
+        core::arch::asm!("monitor", in("rax") addr, in("ecx") 0, in("edx") 0,
+            options(nostack, preserves_flags));
+    }
+    if ready() {
+        return;
+    }
+    // SAFETY: `sti` takes effect after the next instruction, so an
+    // interrupt cannot slip in between it and MWAIT (the same guarantee
+    // as `sti; hlt`); EAX = 0: C1, ECX = 0: no extensions. The `cli`
+    // restores the caller's interrupts-off state.
+    unsafe {
+        core::arch::asm!("sti", "mwait", "cli", in("eax") 0, in("ecx") 0,
+            options(nostack));
+    }
+}
