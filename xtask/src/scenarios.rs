@@ -169,6 +169,15 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        name: "timed_wait_preempted",
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wake_while_switching",
+        smp: 4,
+        ..DEFAULT
+    },
+    Scenario {
         name: "user_hello",
         expect: Expect::Pass {
             must_contain: &["hello from ring 3", "ended: exit code 0"],

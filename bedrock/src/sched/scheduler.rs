@@ -348,21 +348,38 @@ fn enqueue(thread: Arc<Thread>) {
     }
 }
 
-/// Asks `cpu` to look at its run queue.
+/// Asks `cpu` to look at its run queue: its next preemption point (the
+/// end of the IPI for another CPU) switches.
 fn kick(cpu: usize) {
-    if cpu == me() {
-        NEED_RESCHED[cpu].store(true, Ordering::Release);
-    } else if POLLING[cpu].load(Ordering::SeqCst) {
-        // It is watching its queue counters (see `poll_for_work`).
-    } else if let Some(target) = percpu::cpu(cpu) {
+    NEED_RESCHED[cpu].store(true, Ordering::Release);
+    // A polling CPU watches its queue counters (see `poll_for_work`).
+    if cpu != me()
+        && !POLLING[cpu].load(Ordering::SeqCst)
+        && let Some(target) = percpu::cpu(cpu)
+    {
         apic::send_ipi(target.apic_id, interrupts::RESCHED_VECTOR);
     }
 }
 
 /// Makes a blocked thread runnable if it is still in wait `generation`.
+///
+/// A thread woken right after it blocked may still be switching away on
+/// its CPU: the waker waits until its context is saved (as Linux's
+/// `try_to_wake_up` waits for `on_cpu`) before queueing it. So a queued
+/// thread is never still on a CPU, and `schedule` never waits for the
+/// thread it picked; before, two CPUs each picking the thread the other
+/// was still switching away from waited for each other forever, interrupts
+/// off (the `std_selftest_smp4` hang). The exception is the thread this
+/// very CPU is running (an interrupt woke it between marking itself blocked
+/// and switching): waiting for it here could never end.
 pub fn wake(thread: &Arc<Thread>, generation: u32) -> bool {
     if !thread.unblock(generation) {
         return false;
+    }
+    if percpu::current_thread() != Arc::as_ptr(thread) as usize {
+        while thread.on_cpu.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
     }
     enqueue(thread.clone());
     true
@@ -446,7 +463,11 @@ fn steal_candidate(thief: usize) -> Option<usize> {
 fn steal(thief: usize) -> Option<Arc<Thread>> {
     let victim = steal_candidate(thief)?;
     let mut state = CPUS[victim].lock();
-    let (thread, _) = state.queue.steal(|t| t.affinity().contains(thief))?;
+    // A CPU's own preempted thread sits in its queue until its context is
+    // saved: leave it there rather than wait for it.
+    let (thread, _) = state
+        .queue
+        .steal(|t| t.affinity().contains(thief) && !t.on_cpu.load(Ordering::Acquire))?;
     QUEUED[victim].fetch_sub(1, Ordering::AcqRel);
     LOAD[victim].fetch_sub(1, Ordering::AcqRel);
     Some(thread)
@@ -624,11 +645,30 @@ pub fn current_cpu_time_ns() -> u64 {
 }
 
 /// Called at the end of every interrupt: switches if a reschedule is due.
+///
+/// A thread between [`prepare_block`] and [`block`] (or inside
+/// [`WaitQueue`](super::wait::WaitQueue)'s equivalent) is left alone: it
+/// gives up the CPU in a moment anyway, and switching it out now, already
+/// marked Blocked, would leave before `block` registers its deadline, so a
+/// timed wait would wait for a wake-up only (the lost futex timeout behind
+/// the `std_selftest_smp4` hang). The request stays pending for its switch.
 pub fn preempt_point() {
     let cpu = me();
-    if NEED_RESCHED[cpu].swap(false, Ordering::AcqRel) && READY_CPUS.load(Ordering::Acquire) > cpu {
-        schedule();
+    if !NEED_RESCHED[cpu].load(Ordering::Acquire)
+        || READY_CPUS.load(Ordering::Acquire) <= cpu
+        || current_is_blocking()
+    {
+        return;
     }
+    NEED_RESCHED[cpu].store(false, Ordering::Release);
+    schedule();
+}
+
+/// The running thread has marked itself Blocked and not yet switched out.
+fn current_is_blocking() -> bool {
+    let ptr = percpu::current_thread() as *const Thread;
+    // SAFETY: as in `current`: the running thread stays alive while it runs.
+    !ptr.is_null() && unsafe { (*ptr).state() } == State::Blocked
 }
 
 /// CPU time of everything that ran on a CPU other than its idle thread is
@@ -636,4 +676,30 @@ pub fn preempt_point() {
 pub fn idle_time_ns(cpu: usize) -> Option<u64> {
     let _irq = IrqOff::new();
     CPUS.get(cpu)?.lock().idle.as_ref().map(|t| t.cpu_time_ns())
+}
+
+/// Logs every CPU's scheduling state: for diagnosing a hang (the test
+/// scenarios call it when something does not end in time).
+pub fn log_state() {
+    let _irq = IrqOff::new();
+    let now = tsc::now_ns();
+    for cpu in 0..READY_CPUS.load(Ordering::Acquire) {
+        let state = CPUS[cpu].lock();
+        let current = state.current.as_ref().map(|t| (t.id, t.name.clone()));
+        let next_sleeper = state
+            .sleepers
+            .peek()
+            .map(|Reverse(s)| (s.thread.id, s.deadline as i64 - now as i64));
+        log::warn!(
+            "cpu{cpu}: current {current:?}, {} queued (QUEUED {}, LOAD {}), {} sleepers (next {next_sleeper:?} ns), timer in {:?} ns, idle {} polling {} resched {}",
+            state.queue.len(),
+            QUEUED[cpu].load(Ordering::Relaxed),
+            LOAD[cpu].load(Ordering::Relaxed),
+            state.sleepers.len(),
+            state.timer_at.map(|t| t as i64 - now as i64),
+            IDLE[cpu].load(Ordering::Relaxed),
+            POLLING[cpu].load(Ordering::Relaxed),
+            NEED_RESCHED[cpu].load(Ordering::Relaxed),
+        );
+    }
 }

@@ -2,11 +2,11 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::cpuset::CpuSet;
+use super::outcome::WaitOutcome;
 use super::wait::WaitQueue;
 use crate::mm::kstack::KernelStack;
 use crate::sync::IrqSpin;
@@ -66,9 +66,9 @@ pub struct Thread {
     pub(super) is_idle: bool,
     /// Set when the thread must give up waiting (its silo is ending).
     interrupted: AtomicBool,
-    /// The outcome word of the futex wait in progress (a thread waits on at
-    /// most one futex at a time); shared with the waker's queue entry.
-    futex_state: Arc<AtomicU8>,
+    /// The outcome of the futex wait in progress (a thread waits on at most
+    /// one futex at a time); the waker's queue entry holds its ticket.
+    futex_outcome: WaitOutcome,
 }
 
 // SAFETY: `saved_rsp` is written only by the CPU switching away from the
@@ -81,6 +81,11 @@ impl core::fmt::Debug for Thread {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("state", &self.state())
+            .field("block_gen", &self.block_generation())
+            .field("on_cpu", &self.on_cpu.load(Ordering::Relaxed))
+            .field("last_cpu", &self.last_cpu())
+            .field("cpu_time_ns", &self.cpu_time_ns())
+            .field("interrupted", &self.is_interrupted())
             .finish()
     }
 }
@@ -115,7 +120,7 @@ impl Thread {
             exited: WaitQueue::new(),
             is_idle,
             interrupted: AtomicBool::new(false),
-            futex_state: Arc::new(AtomicU8::new(0)),
+            futex_outcome: WaitOutcome::new(),
         }
     }
 
@@ -166,9 +171,9 @@ impl Thread {
         self.interrupted.load(Ordering::Acquire)
     }
 
-    /// The thread's futex wait outcome word (see `syscall::futex`).
-    pub fn futex_state(&self) -> &Arc<AtomicU8> {
-        &self.futex_state
+    /// The thread's futex wait outcome (see `syscall::futex`).
+    pub fn futex_outcome(&self) -> &WaitOutcome {
+        &self.futex_outcome
     }
 
     pub fn priority(&self) -> u8 {

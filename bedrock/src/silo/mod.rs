@@ -225,6 +225,11 @@ impl Silo {
         self.end.wait(None).unwrap_or(ExitStatus::Killed)
     }
 
+    /// The threads still running.
+    pub fn threads(&self) -> Vec<Arc<Thread>> {
+        self.threads.lock().clone()
+    }
+
     pub fn live_threads(&self) -> usize {
         self.threads.lock().len()
     }

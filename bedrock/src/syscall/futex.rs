@@ -1,34 +1,30 @@
 //! Futexes: wait while a user word holds a value, wake waiters. Keyed by
 //! (address space, user address), so silos never see each other's waits.
 //!
-//! Each waiter carries a small state word: a waker moves it from WAITING to
-//! WOKEN (then makes the thread runnable); a waiter that resumes and finds
-//! it still WAITING moves it to GAVE_UP (timeout or interruption) and
-//! removes itself. Whoever wins the compare-exchange decides the outcome,
-//! so a wake is never lost and never counted twice.
+//! Each wait takes a ticket on the thread's [`WaitOutcome`]: a waker claims
+//! it (then makes the thread runnable); a waiter that resumes unclaimed
+//! gives it up (timeout or interruption) and removes itself. Whoever
+//! decides first wins, and a ticket names one wait only, so a wake is never
+//! lost, never counted twice, and never spent on a wait already abandoned.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU8, Ordering};
 
 use bedrock_abi::Errno;
 
 use super::SysResult;
 use crate::arch::x86_64::tsc;
 use crate::arch::x86_64::usercopy::copy_from_user;
+use crate::sched::outcome::{Ticket, WaitOutcome};
 use crate::sched::thread::Thread;
 use crate::silo::Silo;
 use crate::sync::IrqSpin;
-
-const WAITING: u8 = 0;
-const WOKEN: u8 = 1;
-const GAVE_UP: u8 = 2;
 
 struct Waiter {
     key: Key,
     thread: Arc<Thread>,
     generation: u32,
-    state: Arc<AtomicU8>,
+    ticket: Ticket,
 }
 
 type Key = (u64, u64);
@@ -64,8 +60,8 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
     read_word(addr)?;
     let deadline = (timeout_ns != u64::MAX).then(|| tsc::now_ns().saturating_add(timeout_ns));
     let me = crate::sched::current();
-    let state = me.futex_state();
-    state.store(WAITING, Ordering::Release);
+    let outcome: &WaitOutcome = me.futex_outcome();
+    let ticket = outcome.begin();
     let generation = {
         let mut waiters = bucket(key).lock();
         // Re-read under the lock: a waker changes the word before waking,
@@ -81,15 +77,12 @@ pub fn wait(silo: &Silo, addr: u64, expected: u64, timeout_ns: u64) -> SysResult
             key,
             thread: me.clone(),
             generation,
-            state: state.clone(),
+            ticket,
         });
         generation
     };
     crate::sched::block(me.clone(), generation, deadline);
-    if state
-        .compare_exchange(WAITING, GAVE_UP, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    if !outcome.give_up(ticket) {
         return Ok(0);
     }
     bucket(key)
@@ -114,13 +107,26 @@ pub fn wake(silo: &Silo, addr: u64, count: u64) -> SysResult {
         }
         // `remove` keeps FIFO order among the waiters of one key.
         let w = waiters.remove(i);
-        if w.state
-            .compare_exchange(WAITING, WOKEN, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+        if w.thread.futex_outcome().wake(w.ticket) {
             crate::sched::wake(&w.thread, w.generation);
             woken += 1;
         }
     }
     Ok(woken as usize)
+}
+
+/// Logs every futex waiter: for diagnosing a hang.
+pub fn log_waiters() {
+    for (i, bucket) in FUTEXES.iter().enumerate() {
+        for w in bucket.lock().iter() {
+            log::warn!(
+                "futex bucket {i}: thread {} waits on {:#x} (space {:#x}), generation {}, {:?}",
+                w.thread.id,
+                w.key.1,
+                w.key.0,
+                w.generation,
+                w.ticket
+            );
+        }
+    }
 }

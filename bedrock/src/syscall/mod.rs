@@ -6,6 +6,8 @@
 
 mod device;
 mod futex;
+
+pub use futex::log_waiters as log_futex_waiters;
 mod ipc;
 mod memory;
 mod misc;

@@ -27,6 +27,36 @@ pub struct Context<'a> {
 /// (scenarios that test the fault and panic paths).
 pub type Scenario = fn(&Context<'_>) -> Result<(), String>;
 
+/// Waits for `silo` to end, at most `timeout_ns`; if it does not, logs
+/// what every CPU, every thread of the silo and every futex waiter is
+/// doing (so a hang in CI comes with its diagnosis), then ends the silo.
+fn wait_or_dump(
+    silo: &crate::silo::Silo,
+    timeout_ns: u64,
+) -> Result<crate::silo::ExitStatus, String> {
+    let deadline = crate::arch::x86_64::tsc::now_ns() + timeout_ns;
+    if let Some(status) = silo.end.wait(Some(deadline)) {
+        return Ok(status);
+    }
+    log::warn!(
+        "silo {} ({}) did not end within {} ms: state dump",
+        silo.id,
+        silo.name,
+        timeout_ns / 1_000_000
+    );
+    crate::sched::log_state();
+    for t in silo.threads() {
+        log::warn!("{t:?}");
+    }
+    crate::syscall::log_futex_waiters();
+    silo.terminate(crate::silo::ExitStatus::Killed);
+    Err(alloc::format!(
+        "silo {} did not end within {} ms (state dump above)",
+        silo.name,
+        timeout_ns / 1_000_000
+    ))
+}
+
 /// Program `name` of the boot archive (`kmain::boot_archive`), for the
 /// scenarios that start ring-3 programs.
 fn boot_program(ctx: &Context<'_>, name: &str) -> Result<&'static [u8], String> {

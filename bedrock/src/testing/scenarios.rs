@@ -37,6 +37,14 @@ pub const ALL: &[(&str, Scenario)] = &[
         sched_scenarios::wait_queue_ping_pong,
     ),
     ("affinity_respected", sched_scenarios::affinity_respected),
+    (
+        "timed_wait_preempted",
+        sched_scenarios::timed_wait_preempted,
+    ),
+    (
+        "wake_while_switching",
+        sched_scenarios::wake_while_switching,
+    ),
     ("user_hello", user_scenarios::user_hello),
     ("user_fault_isolation", user_scenarios::user_fault_isolation),
     ("syscall_bad_pointers", user_scenarios::syscall_bad_pointers),

@@ -247,3 +247,126 @@ pub fn affinity_respected(_: &Context<'_>) -> Result<(), String> {
     ensure!(stray == 0, "pinned threads ran on CPUs {stray:#b}");
     Ok(())
 }
+
+/// A timed wait keeps its deadline when the thread is preempted between
+/// marking itself blocked and blocking (the window every waiter has after
+/// registering with its waker): a thread pinned to one CPU beside a busy
+/// one prepares a wait, spins past its time slice so the timer asks for a
+/// switch right there, then blocks with a 1 ms deadline. It must come back
+/// from the deadline alone (nobody wakes it). Run 20 times.
+pub fn timed_wait_preempted(_: &Context<'_>) -> Result<(), String> {
+    const ROUNDS: u64 = 20;
+    let cpus = percpu::online();
+    ensure!(cpus >= 2, "needs at least 2 CPUs");
+    let cpu = CpuSet::single(cpus - 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        spawn("busy", cpu, move || {
+            while !stop.load(Ordering::Relaxed) {
+                core::hint::spin_loop();
+            }
+        })?
+    };
+    let rounds = Arc::new(AtomicU64::new(0));
+    let waiter = {
+        let rounds = rounds.clone();
+        spawn("waiter", cpu, move || {
+            for _ in 0..ROUNDS {
+                let me = sched::current();
+                let generation = sched::prepare_block(&me);
+                let spin_until = tsc::now_ns() + 3 * sched::policy::TIME_SLICE_NS;
+                while tsc::now_ns() < spin_until {
+                    core::hint::spin_loop();
+                }
+                sched::block(me, generation, Some(tsc::now_ns() + 1_000_000));
+                rounds.fetch_add(1, Ordering::Relaxed);
+            }
+        })?
+    };
+    // TCG is slow; each round needs ~13 ms of guest time.
+    let give_up = tsc::now_ns() + 5_000_000_000;
+    while rounds.load(Ordering::Relaxed) < ROUNDS && tsc::now_ns() < give_up {
+        sched::sleep_ns(10_000_000);
+    }
+    let done = rounds.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    sched::join(&busy);
+    ensure!(
+        done == ROUNDS,
+        "a timed wait never returned after {done} of {ROUNDS} rounds: switched out while blocking, it lost its deadline"
+    );
+    sched::join(&waiter);
+    Ok(())
+}
+
+/// Eight unpinned threads pass four tokens round a ring through wait
+/// queues for a while: threads are woken while their CPU is still
+/// switching away from them, and land on other CPUs, all the time. Every
+/// thread must keep going and no token may be lost. (A stress test of
+/// wake-ups across CPUs; the switch-crossing deadlock it aims at needs the
+/// longer switches of ring-3 threads to show up: `std_selftest_smp4`.)
+pub fn wake_while_switching(_: &Context<'_>) -> Result<(), String> {
+    const THREADS: usize = 8;
+    const TOKENS: u64 = 4;
+    let cpus = percpu::online();
+    ensure!(cpus >= 4, "needs 4 CPUs, have {cpus}");
+    struct Ring {
+        tokens: [AtomicU64; THREADS],
+        queues: [WaitQueue; THREADS],
+        passes: [AtomicU64; THREADS],
+        stop: AtomicBool,
+    }
+    let ring = Arc::new(Ring {
+        tokens: core::array::from_fn(|i| AtomicU64::new(u64::from(i % 2 == 0))),
+        queues: core::array::from_fn(|_| WaitQueue::new()),
+        passes: core::array::from_fn(|_| AtomicU64::new(0)),
+        stop: AtomicBool::new(false),
+    });
+    let mut threads = Vec::new();
+    for i in 0..THREADS {
+        let ring = ring.clone();
+        threads.push(spawn(&format!("ring{i}"), CpuSet::ALL, move || {
+            let next = (i + 1) % THREADS;
+            loop {
+                ring.queues[i].wait_while(|| {
+                    ring.tokens[i].load(Ordering::SeqCst) == 0 && !ring.stop.load(Ordering::SeqCst)
+                });
+                if ring.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                ring.tokens[i].fetch_sub(1, Ordering::SeqCst);
+                ring.passes[i].fetch_add(1, Ordering::Relaxed);
+                ring.tokens[next].fetch_add(1, Ordering::SeqCst);
+                ring.queues[next].wake_one();
+            }
+        })?);
+    }
+    // Sample twice: every thread must advance within each window.
+    for window in 0..2 {
+        let before: Vec<u64> = ring
+            .passes
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .collect();
+        sched::sleep_ns(300_000_000);
+        for (i, p) in ring.passes.iter().enumerate() {
+            ensure!(
+                p.load(Ordering::Relaxed) > before[i],
+                "ring{i} stopped passing tokens in window {window}"
+            );
+        }
+    }
+    ring.stop.store(true, Ordering::SeqCst);
+    for q in &ring.queues {
+        q.wake_all();
+    }
+    for t in &threads {
+        sched::join(t);
+    }
+    let tokens: u64 = ring.tokens.iter().map(|t| t.load(Ordering::SeqCst)).sum();
+    ensure!(tokens == TOKENS, "{tokens} tokens left of {TOKENS}");
+    let passes: u64 = ring.passes.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    log::info!("wake_while_switching: {passes} passes");
+    Ok(())
+}

@@ -51,8 +51,12 @@ fn start(
     .map_err(|e| format!("cannot start {}: {e}", argv[0]))
 }
 
+/// How long a std program of these scenarios may take (each needs well
+/// under a second, even under TCG): past this it hangs.
+const HANG_NS: u64 = 60_000_000_000;
+
 fn expect(what: &str, s: &Arc<Silo>, want: ExitStatus) -> Result<(), String> {
-    let status = s.wait();
+    let status = super::wait_or_dump(s, HANG_NS)?;
     ensure!(
         status == want,
         "{what} ended with {status}, expected {want}"

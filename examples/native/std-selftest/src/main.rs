@@ -39,7 +39,11 @@ fn main() {
     parallelism();
     threads_and_channels();
     contended_mutex_across_cpus();
-    condvar_queue();
+    // Several rounds: wake-ups racing context switches across CPUs are
+    // what this exercises, and each round is short.
+    for _ in 0..4 {
+        condvar_queue();
+    }
     clocks_and_sleep();
     hashmap_with_random_keys();
     files_through_a_scheme();
