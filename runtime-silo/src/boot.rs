@@ -86,38 +86,64 @@ impl Manifest {
         }
         let mut seen = Vec::new();
         for app in &manifest.apps {
-            if app.name.is_empty() || app.name.contains(char::is_whitespace) {
-                return Err(format!(
-                    "app name {:?}: must be non-empty, without blanks",
-                    app.name
-                ));
-            }
+            app.validate()?;
             if seen.contains(&&app.name) {
                 return Err(format!("app name {:?} is used twice", app.name));
             }
             seen.push(&app.name);
-            if let Some(tag) = &app.expect
-                && !TAGS.contains(&tag.as_str())
-            {
-                return Err(format!(
-                    "app {}: expect = {tag:?} is not one of {}",
-                    app.name,
-                    TAGS.join(", ")
-                ));
-            }
-            if app
-                .memory_mib
-                .is_some_and(|mib| mib.checked_mul(1 << 20).is_none())
-            {
-                return Err(format!("app {}: memory_mib is too large", app.name));
-            }
         }
         Ok(manifest)
     }
 }
 
 impl App {
-    fn request(&self) -> DeployRequest {
+    /// Parses one app on its own (the keys of an `[[app]]`, at top level):
+    /// a deploy spec of the `silo:` service. Only what deploys an app is
+    /// allowed: the boot-time keys (`after_previous`, `expect*`) are refused.
+    pub fn parse_spec(text: &str) -> Result<App, String> {
+        let app: App = toml::from_str(text).map_err(|e| e.to_string())?;
+        app.validate()?;
+        if app.after_previous
+            || app.expect.is_some()
+            || app.expect_detail.is_some()
+            || app.expect_stdout.is_some()
+        {
+            return Err(
+                "after_previous and expect* belong in boot manifests, not in a deploy".into(),
+            );
+        }
+        Ok(app)
+    }
+
+    /// Checks what TOML types cannot: the name, `expect`'s tag and that the
+    /// memory limit fits in bytes.
+    fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty() || self.name.contains(char::is_whitespace) {
+            return Err(format!(
+                "app name {:?}: must be non-empty, without blanks",
+                self.name
+            ));
+        }
+        if let Some(tag) = &self.expect
+            && !TAGS.contains(&tag.as_str())
+        {
+            return Err(format!(
+                "app {}: expect = {tag:?} is not one of {}",
+                self.name,
+                TAGS.join(", ")
+            ));
+        }
+        if self
+            .memory_mib
+            .is_some_and(|mib| mib.checked_mul(1 << 20).is_none())
+        {
+            return Err(format!("app {}: memory_mib is too large", self.name));
+        }
+        Ok(())
+    }
+
+    /// The manager's request for this app.
+    pub fn request(&self) -> DeployRequest {
         let mut request =
             DeployRequest::new(self.name.clone(), WasmSource::Path(self.wasm.clone()));
         request.args = self.args.clone();

@@ -16,5 +16,6 @@ pub mod engine;
 pub mod options;
 pub mod platform;
 pub mod serve;
+pub mod service;
 pub mod silo;
 pub mod wasi;

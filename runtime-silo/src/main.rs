@@ -14,12 +14,14 @@
 mod bench;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use runtime_silo::options::{DirMapping, EnvVar};
+use runtime_silo::service::Service;
 use runtime_silo::silo::{
     DeployRequest, ExitStatus, Limits, Manager, OutputMode, StdinSource, WasmSource,
 };
@@ -64,6 +66,13 @@ enum Command {
         /// The manifest (on Bedrock `/NAME` is a boot-archive file).
         manifest: PathBuf,
     },
+    /// Serve the silo manager as the `silo:` scheme (Bedrock), after
+    /// deploying the apps of each boot manifest given (their report goes
+    /// to stdout as with `boot`, expectations included).
+    Service {
+        /// Boot manifests (on Bedrock `/NAME` is a boot-archive file).
+        manifests: Vec<PathBuf>,
+    },
     /// Measure compile throughput, instantiation, deploy-to-first-output
     /// and the compute kernels against wasmtime's default configuration;
     /// print `key value` lines (or JSON).
@@ -96,6 +105,7 @@ fn main() -> ExitCode {
         } => run(env, dirs, wasm, args),
         Command::Serve => serve_stdio(),
         Command::Boot { manifest } => boot(manifest),
+        Command::Service { manifests } => service(manifests),
         Command::Bench {
             examples,
             runs,
@@ -180,14 +190,17 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+fn read_manifest(path: &Path) -> Result<boot::Manifest, String> {
+    let bytes = runtime_silo::platform::read_file(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    boot::Manifest::parse(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn boot(path: PathBuf) -> ExitCode {
-    let text = match runtime_silo::platform::read_file(&path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
-    };
-    let manifest = match boot::Manifest::parse(&text) {
+    let manifest = match read_manifest(&path) {
         Ok(manifest) => manifest,
-        Err(e) => return fail(&format!("{}: {e}", path.display())),
+        Err(e) => return fail(&e),
     };
     let manager = match Manager::new() {
         Ok(manager) => manager,
@@ -208,5 +221,40 @@ fn serve_stdio() -> ExitCode {
     match serve::serve(&manager, io::stdin().lock(), io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("serve: {e}")),
+    }
+}
+
+/// `service MANIFEST...`: the boot manifests' apps run in the background
+/// (one after the other, each reported as `boot` does) while the `silo:`
+/// scheme is served; runs until the silo is ended.
+fn service(paths: Vec<PathBuf>) -> ExitCode {
+    let manifests = match paths
+        .iter()
+        .map(|p| read_manifest(p))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(manifests) => manifests,
+        Err(e) => return fail(&e),
+    };
+    let manager = match Manager::new() {
+        Ok(manager) => Arc::new(manager),
+        Err(e) => return fail(&e.to_string()),
+    };
+    let booting = manager.clone();
+    let started = std::thread::Builder::new()
+        .name("boot-manifests".into())
+        .spawn(move || {
+            for manifest in &manifests {
+                if let Err(e) = boot::run(&booting, manifest, &mut io::stdout().lock()) {
+                    eprintln!("Error: boot: {e}");
+                }
+            }
+        });
+    if let Err(e) = started {
+        return fail(&format!("cannot start the boot manifests: {e}"));
+    }
+    match runtime_silo::platform::serve_silo_service(Service::new(manager)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("silo: service: {e}")),
     }
 }

@@ -30,7 +30,8 @@ use clap::Parser;
 use crate::options::{DirMapping, EnvVar};
 use crate::platform;
 use crate::silo::{
-    DeployRequest, ExitStatus, Limits, Manager, SiloId, SiloState, StdinSource, WasmSource,
+    DeployRequest, ExitStatus, Limits, Manager, SiloId, SiloInfo, SiloState, StdinSource,
+    WasmSource,
 };
 
 /// One request line.
@@ -165,20 +166,8 @@ fn handle(
         Request::List => {
             let silos = manager.list();
             writeln!(out, "ok {}", silos.len())?;
-            for silo in silos {
-                write!(
-                    out,
-                    "{} {} {} {} {}",
-                    silo.id,
-                    quote(&silo.name),
-                    silo.state.tag(),
-                    silo.memory_bytes,
-                    silo.cpu_time.as_millis()
-                )?;
-                if let SiloState::Finished(status) = &silo.state {
-                    write!(out, " {}", describe(status))?;
-                }
-                writeln!(out)?;
+            for silo in &silos {
+                writeln!(out, "{}", list_line(silo))?;
             }
             return Ok(Ok(()));
         }
@@ -202,18 +191,7 @@ fn handle(
         Request::Remove { id } => manager
             .remove(id)
             .map(|status| format!("ok {}", describe(&status))),
-        Request::Stats => {
-            let stats = manager.stats();
-            Ok(format!(
-                "ok live={} known={} memory={} cache_hits={} compilations={} cpus={}",
-                stats.live_silos,
-                stats.known_silos,
-                stats.memory_bytes,
-                stats.cache.hits,
-                stats.cache.compilations,
-                platform::online_cpus()
-            ))
-        }
+        Request::Stats => Ok(format!("ok {}", stats_line(manager))),
         Request::Quit => Ok("ok".to_owned()),
     };
     match response {
@@ -225,8 +203,40 @@ fn handle(
     }
 }
 
+/// `ID NAME STATE MEMORY_BYTES CPU_MS[ TAG DESCRIPTION]` (the name quoted
+/// if needed), as `list` shows a silo.
+pub(crate) fn list_line(silo: &SiloInfo) -> String {
+    let mut line = format!(
+        "{} {} {} {} {}",
+        silo.id,
+        quote(&silo.name),
+        silo.state.tag(),
+        silo.memory_bytes,
+        silo.cpu_time.as_millis()
+    );
+    if let SiloState::Finished(status) = &silo.state {
+        line.push(' ');
+        line.push_str(&describe(status));
+    }
+    line
+}
+
+/// `live=N known=N memory=BYTES cache_hits=N compilations=N cpus=N`.
+pub(crate) fn stats_line(manager: &Manager) -> String {
+    let stats = manager.stats();
+    format!(
+        "live={} known={} memory={} cache_hits={} compilations={} cpus={}",
+        stats.live_silos,
+        stats.known_silos,
+        stats.memory_bytes,
+        stats.cache.hits,
+        stats.cache.compilations,
+        platform::online_cpus()
+    )
+}
+
 /// `TAG DESCRIPTION`, on one line whatever the messages contain.
-fn describe(status: &ExitStatus) -> String {
+pub(crate) fn describe(status: &ExitStatus) -> String {
     format!("{} {}", status.tag(), first_line(&status.to_string()))
 }
 

@@ -62,7 +62,7 @@ const NATIVE_MANIFEST: &str = "examples/native/Cargo.toml";
 const NATIVE_TARGET: &str = "x86_64-unknown-hermit";
 /// Native silos put into the boot archive (`std-bench` is started by
 /// `usertest bench`).
-const NATIVE_PROGRAMS: [&str; 3] = ["std-bench", "std-hello", "std-selftest"];
+const NATIVE_PROGRAMS: [&str; 4] = ["silo-client", "std-bench", "std-hello", "std-selftest"];
 
 /// Everything a boot needs: the kernel ELF and the boot archive.
 #[derive(Debug)]

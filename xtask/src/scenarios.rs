@@ -609,6 +609,35 @@ pub const SCENARIOS: &[Scenario] = &[
         },
         ..DEFAULT
     },
+    Scenario {
+        name: "wasm_silo_service",
+        smp: 4,
+        memory_mib: 512,
+        timeout: Duration::from_secs(240),
+        expect: Expect::Pass {
+            must_contain: &[
+                "serves scheme silo:",
+                "it exited 0 and printed its greeting",
+                "silo-client: killed the endless silo",
+                "silo-client: ok",
+                "(silo-client) ended: exit code 0",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "wasm_memory_baseline",
+        smp: 4,
+        memory_mib: 512,
+        timeout: Duration::from_secs(300),
+        expect: Expect::Pass {
+            must_contain: &[
+                "silo-client: 50 cycles ok",
+                "wasm_memory_baseline: runtime silo",
+            ],
+        },
+        ..DEFAULT
+    },
 ];
 
 /// Size of the `boot_module` scenario's module: not a multiple of the page

@@ -16,6 +16,7 @@ pub mod ipc;
 pub mod rights;
 pub mod scheme;
 pub mod silo;
+pub mod silo_service;
 pub mod syscall;
 #[cfg(target_arch = "x86_64")]
 pub mod user;

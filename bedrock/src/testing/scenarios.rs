@@ -92,6 +92,8 @@ pub const ALL: &[(&str, Scenario)] = &[
         wasm_scenarios::wasm_malformed_rejected,
     ),
     ("wasm_code_cache", wasm_scenarios::wasm_code_cache),
+    ("wasm_silo_service", wasm_scenarios::wasm_silo_service),
+    ("wasm_memory_baseline", wasm_scenarios::wasm_memory_baseline),
 ];
 
 macro_rules! ensure {

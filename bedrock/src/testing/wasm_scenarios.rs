@@ -12,9 +12,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 
 use super::Context;
-use crate::arch::x86_64::percpu;
-use crate::initrd::Archive;
+use crate::arch::x86_64::{percpu, tsc};
 use crate::silo::{self, ExitStatus, Silo};
+use bedrock_abi::silo_service::SCHEME;
 
 macro_rules! ensure {
     ($cond:expr, $($why:tt)+) => {
@@ -27,12 +27,7 @@ macro_rules! ensure {
 /// Starts `runtime-silo ARGS...` with the boot archive (handle 1).
 fn start(ctx: &Context<'_>, args: &[&str]) -> Result<Arc<Silo>, String> {
     let bytes = crate::kmain::boot_archive(ctx.info).ok_or("no boot archive")?;
-    let archive =
-        Archive::parse(bytes).map_err(|e| format!("boot module is not an archive: {e}"))?;
-    let elf = archive
-        .find("runtime-silo")
-        .ok_or("no runtime-silo in the boot archive")?
-        .data;
+    let elf = super::boot_program(ctx, "runtime-silo")?;
     let with = silo::Spawn::first(bytes).map_err(|e| format!("archive object: {e}"))?;
     let mut argv = alloc::vec!["runtime-silo"];
     argv.extend_from_slice(args);
@@ -95,4 +90,90 @@ pub fn wasm_malformed_rejected(ctx: &Context<'_>) -> Result<(), String> {
 /// The same app deployed twice: compiled once, the second from the cache.
 pub fn wasm_code_cache(ctx: &Context<'_>) -> Result<(), String> {
     boot(ctx, "/cache.toml")
+}
+
+/// How long the runtime silo may take to serve `silo:` (wasmtime's engine
+/// set up under TCG on a loaded host), and a client to finish.
+const SERVICE_START_NS: u64 = 60_000_000_000;
+const CLIENT_NS: u64 = 120_000_000_000;
+
+/// Starts `runtime-silo service` and waits until `silo:` is registered.
+fn start_service(ctx: &Context<'_>) -> Result<Arc<Silo>, String> {
+    let runtime = start(ctx, &["service"])?;
+    let give_up = tsc::now_ns() + SERVICE_START_NS;
+    while crate::scheme::lookup(SCHEME).is_none() {
+        if let Some(status) = runtime.end.get() {
+            return Err(format!(
+                "runtime-silo ended before serving {SCHEME}: ({status})"
+            ));
+        }
+        ensure!(
+            tsc::now_ns() < give_up,
+            "runtime-silo did not register {SCHEME}: in time"
+        );
+        crate::sched::sleep_ns(20_000_000);
+    }
+    Ok(runtime)
+}
+
+/// Runs `silo-client ARGS...` (namespace: `silo` only) to exit code 0.
+fn client(ctx: &Context<'_>, args: &[&str]) -> Result<(), String> {
+    let elf = super::boot_program(ctx, "silo-client")?;
+    let mut argv = alloc::vec!["silo-client"];
+    argv.extend_from_slice(args);
+    let spawn = silo::Spawn {
+        namespace: alloc::vec![String::from(SCHEME)],
+        ..silo::Spawn::default()
+    };
+    let silo = silo::spawn_elf_with("silo-client", elf, &argv, &[], spawn)
+        .map_err(|e| format!("cannot start silo-client: {e}"))?;
+    let status = super::wait_or_dump(&silo, CLIENT_NS)?;
+    ensure!(
+        status == ExitStatus::Code(0),
+        "silo-client {args:?} ended with {status}"
+    );
+    Ok(())
+}
+
+/// Ends the runtime silo (it serves until killed) and waits for it.
+fn stop(runtime: &Silo) {
+    runtime.terminate(ExitStatus::Killed);
+    runtime.wait();
+}
+
+/// A native silo deploys wasm apps through `silo:` (the runtime silo's
+/// manager over IPC) with std::fs: output, wait, status, list, kill,
+/// remove and refusals, each checked by the client.
+pub fn wasm_silo_service(ctx: &Context<'_>) -> Result<(), String> {
+    let runtime = start_service(ctx)?;
+    let result = client(ctx, &["check"]);
+    stop(&runtime);
+    result
+}
+
+/// Fifty deploy/exit cycles through `silo:` leave the runtime silo's memory
+/// (the kernel's count of its committed pages) where it was after a
+/// warm-up: every silo's linear memory, stack and thread went back.
+pub fn wasm_memory_baseline(ctx: &Context<'_>) -> Result<(), String> {
+    /// Heap fragmentation and lazily grown tables may move a few pages.
+    const SLACK: u64 = 512 << 10;
+    let runtime = start_service(ctx)?;
+    let result = (|| {
+        client(ctx, &["cycles", "5"])?;
+        let baseline = runtime.aspace.committed_bytes();
+        client(ctx, &["cycles", "50"])?;
+        let after = runtime.aspace.committed_bytes();
+        log::info!(
+            "wasm_memory_baseline: runtime silo {} KiB after warm-up, {} KiB after 50 more cycles",
+            baseline >> 10,
+            after >> 10
+        );
+        ensure!(
+            after <= baseline + SLACK,
+            "the runtime silo grew from {baseline} to {after} bytes over 50 deploy/exit cycles"
+        );
+        Ok(())
+    })();
+    stop(&runtime);
+    result
 }

@@ -63,3 +63,12 @@ where
         .stack_size(stack_size)
         .spawn(body)
 }
+
+/// Hosted mode has no scheme namespace: the manager is served by `serve`
+/// (a line protocol on stdin/stdout) instead.
+pub(super) fn serve_silo_service(_service: crate::service::Service) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the silo: scheme exists on Bedrock only; hosted, use `runtime-silo serve`",
+    ))
+}

@@ -17,6 +17,7 @@
 //! | [`resident_memory`]   | bytes of this process resident in RAM, if the OS can tell             |
 //! | [`spawn_thread`]      | starts a named thread with an explicit stack size                     |
 //! | [`read_file`]         | reads a file (on Bedrock `/NAME` is a boot-archive file)              |
+//! | [`serve_silo_service`] | serves the manager as the `silo:` scheme (Bedrock; hosted: an error) |
 //!
 //! # wasmtime's platform hooks (Bedrock backend)
 //!
@@ -110,6 +111,13 @@ pub fn resident_memory() -> Option<u64> {
 /// paths (`scheme:/path`) go through std. Hosted, this is `std::fs::read`.
 pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     backend::read_file(path)
+}
+
+/// Serves `service` as the `silo:` scheme (registers it, then answers
+/// requests until the port goes away). Bedrock only: hosted mode has no
+/// scheme namespace and answers `Unsupported`.
+pub fn serve_silo_service(service: crate::service::Service) -> io::Result<()> {
+    backend::serve_silo_service(service)
 }
 
 /// Starts a thread named `name` with a stack of at least `stack_size` bytes.

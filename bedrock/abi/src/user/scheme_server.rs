@@ -5,7 +5,9 @@
 //! request gets an error reply, never a crash or a stuck caller).
 //!
 //! Requests are served one at a time with `ReplyWait` (one system call per
-//! request); `READ` data goes from the handler's buffer straight into the
+//! request), except reads a handler answers later ([`Deferred`]: the
+//! reply capability moves to the handler, e.g. to a thread waiting for an
+//! event); `READ` data goes from the handler's buffer straight into the
 //! caller's (one copy), `READ_BULK` data is written by the handler straight
 //! into memory the client maps.
 
@@ -65,6 +67,18 @@ pub trait Handler {
     }
     /// The client is done with `resource`.
     fn close(&mut self, _resource: u64) {}
+    /// Whether `READ`s of `resource` are answered later: [`serve`] then
+    /// hands each to [`Handler::read_later`] with its reply capability and
+    /// goes on serving, so a read that waits for an event (a silo ending)
+    /// holds up no other client.
+    fn reads_later(&mut self, _resource: u64) -> bool {
+        false
+    }
+    /// A `READ` of at most `len` bytes that [`Handler::reads_later`] claimed:
+    /// answer it through `reply`, from any thread, whenever.
+    fn read_later(&mut self, _resource: u64, _offset: u64, _len: usize, reply: Deferred) {
+        reply.fail(Errno::Inval);
+    }
     /// A label outside the protocol: the reply's status and words.
     fn other(
         &mut self,
@@ -73,6 +87,52 @@ pub trait Handler {
         _words: [u64; 4],
     ) -> (Result<[u64; 4], Errno>, Flow) {
         (Err(Errno::Inval), Flow::Continue)
+    }
+}
+
+/// A call answered later (see [`Handler::reads_later`]): owns the call's
+/// reply capability. Dropped unanswered, the caller's call fails with
+/// `ConnReset`, so no client waits forever on a forgotten request.
+#[derive(Debug)]
+pub struct Deferred {
+    reply: u32,
+    capacity: usize,
+}
+
+impl Deferred {
+    /// The most data the answer may carry (the caller's buffer).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Answers with `data` (cut to [`Deferred::capacity`]).
+    pub fn reply(self, data: &[u8]) {
+        let m = Message {
+            data: data.as_ptr() as u64,
+            data_len: data.len().min(self.capacity) as u64,
+            ..Message::default()
+        };
+        self.send(&m);
+    }
+
+    /// Answers with an error status.
+    pub fn fail(self, e: Errno) {
+        self.send(&status(e));
+    }
+
+    fn send(self, m: &Message) {
+        let reply = self.reply;
+        core::mem::forget(self);
+        // A caller gone meanwhile refuses the reply; the object goes either way.
+        if ipc::reply(reply, m).is_err() {
+            let _ = ipc::close(reply);
+        }
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let _ = ipc::close(self.reply);
     }
 }
 
@@ -122,13 +182,28 @@ pub fn serve(port: u32, handler: &mut impl Handler) -> Result<(), Errno> {
         }
         pending = m.reply;
         let (answer, flow) = server.handle(handler, &m, &mut buf);
-        reply = answer;
+        match answer {
+            Answer::Now(answer) => reply = answer,
+            Answer::Later => {
+                // The handler holds the reply capability now.
+                pending = 0;
+                reply = Message::default();
+                continue;
+            }
+        }
         if flow == Flow::Stop {
             ipc::reply(pending, &reply)?;
             server.release_all();
             return Ok(());
         }
     }
+}
+
+/// What [`Server::handle`] does with a call.
+enum Answer {
+    Now(Message),
+    /// The handler answers it later (it took the reply capability).
+    Later,
 }
 
 struct Server {
@@ -158,7 +233,7 @@ impl Server {
         handler: &mut impl Handler,
         m: &Message,
         buf: &mut [u8; MAX_DATA],
-    ) -> (Message, Flow) {
+    ) -> (Answer, Flow) {
         let data_len = (m.data_len as usize).min(MAX_DATA);
         let on_resource = m.badge & RESOURCE_BADGE != 0;
         let resource = m.badge & !RESOURCE_BADGE;
@@ -177,6 +252,15 @@ impl Server {
             (UNLINK, false) => handler
                 .unlink(m.badge, &buf[..data_len])
                 .map(|()| words([0; 4])),
+            (READ, true) if m.reply != 0 && handler.reads_later(resource) => {
+                let len = (m.words[1] as usize).min(MAX_DATA);
+                let reply = Deferred {
+                    reply: m.reply,
+                    capacity: len,
+                };
+                handler.read_later(resource, m.words[0], len, reply);
+                return (Answer::Later, Flow::Continue);
+            }
             (READ, true) => {
                 let len = (m.words[1] as usize).min(MAX_DATA);
                 handler
@@ -220,10 +304,10 @@ impl Server {
             }
             (label, _) => {
                 let (result, flow) = handler.other(m.badge, label, m.words);
-                return (result.map_or_else(status, words), flow);
+                return (Answer::Now(result.map_or_else(status, words)), flow);
             }
         };
-        (answer.unwrap_or_else(status), Flow::Continue)
+        (Answer::Now(answer.unwrap_or_else(status)), Flow::Continue)
     }
 
     fn open(

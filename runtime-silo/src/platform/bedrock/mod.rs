@@ -5,6 +5,7 @@
 
 mod boot_files;
 mod hooks;
+mod service;
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -17,6 +18,7 @@ use bedrock_abi::{ClockId, Errno, SiloInfo, Syscall};
 use bedrock_native_silo as _;
 
 pub(super) use boot_files::read_file;
+pub(super) use service::serve_silo_service;
 
 pub(super) fn online_cpus() -> NonZeroUsize {
     // The libOS answers from `SiloInfo::online_cpus`.
