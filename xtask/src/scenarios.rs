@@ -429,13 +429,19 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "init_demo",
+        memory_mib: 512,
+        timeout: Duration::from_secs(180),
         expect: Expect::Pass {
             must_contain: &[
                 "init: Bedrock user space is up",
                 "init: platform authority at handle 2",
+                "init: runtime silo started",
+                "serves scheme silo:",
                 "std-hello: hello from Rust std on Bedrock",
                 "std-hello: env GREETING=hello from init",
                 "init: demo std-hello ended: exit code 0",
+                "init: wasm demo (silo 1 of silo:) ended: exited exited with code 0",
+                "init: wasm demo printed: Hello from a Bedrock silo!",
             ],
         },
         ..DEFAULT
