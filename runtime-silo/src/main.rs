@@ -90,8 +90,14 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         scale: Option<u32>,
         /// Print one JSON object instead of `key value` lines.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "guest")]
         json: bool,
+        /// Measure only what the two guests of `cargo xtask bench` compare
+        /// (Bedrock and Linux, same QEMU): everything under the silo
+        /// configuration, no default-wasmtime reference; print `BENCH info
+        /// wasm.KEY=VALUE` lines, then `BENCH info wasm.done=1`.
+        #[arg(long)]
+        guest: bool,
     },
 }
 
@@ -111,11 +117,18 @@ fn main() -> ExitCode {
             runs,
             scale,
             json,
-        } => bench(examples, runs, scale, json),
+            guest,
+        } => bench(examples, runs, scale, json, guest),
     }
 }
 
-fn bench(examples: Option<PathBuf>, runs: u32, scale: Option<u32>, json: bool) -> ExitCode {
+fn bench(
+    examples: Option<PathBuf>,
+    runs: u32,
+    scale: Option<u32>,
+    json: bool,
+    guest: bool,
+) -> ExitCode {
     let Some(examples) =
         examples.or_else(|| std::env::var_os("BEDROCK_EXAMPLES_DIR").map(PathBuf::from))
     else {
@@ -127,10 +140,15 @@ fn bench(examples: Option<PathBuf>, runs: u32, scale: Option<u32>, json: bool) -
         examples,
         runs,
         scale,
+        guest,
     };
     match bench::run(&options) {
         Ok(report) if json => {
             print!("{}", report.to_json());
+            ExitCode::SUCCESS
+        }
+        Ok(report) if guest => {
+            print!("{}", report.to_bench_lines());
             ExitCode::SUCCESS
         }
         Ok(report) => {

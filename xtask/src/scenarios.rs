@@ -409,9 +409,20 @@ pub const SCENARIOS: &[Scenario] = &[
                 "(std-bench): BENCH result name=std_mutex_contended ",
                 "(std-bench): BENCH result name=std_malloc ",
                 "(std-bench) ended: exit code 0",
+                // Then the runtime silo's guest benchmark (quick: one run,
+                // every kernel at scale 1).
+                "(runtime-silo): BENCH info wasm.compile.compute.ms=",
+                "(runtime-silo): BENCH info wasm.deploy_first_output.cold_ms=",
+                "(runtime-silo): BENCH info wasm.deploy_first_output.cached_ms=",
+                "(runtime-silo): BENCH info wasm.compute.sha256.silo_ms=",
+                "(runtime-silo): BENCH info wasm.compute.fib.silo_ms=",
+                "(runtime-silo): BENCH info wasm.done=1",
+                "(runtime-silo) ended: exit code 0",
                 "BENCH done",
             ],
         },
+        memory_mib: 512,
+        timeout: Duration::from_secs(240),
         ..DEFAULT
     },
     Scenario {

@@ -23,6 +23,8 @@ struct Bedrock {
     usertest: &'static [u8],
     /// The std benchmark program, a native silo (`examples/native/std-bench`).
     std_bench: &'static [u8],
+    /// The runtime silo (wasmtime + Cranelift), for the wasm benchmark.
+    runtime_silo: &'static [u8],
 }
 
 /// Labels the echo and file peers understand besides their protocol.
@@ -235,6 +237,27 @@ impl Os for Bedrock {
         }
     }
 
+    fn run_wasm_bench(&self, args: &[&str]) -> Result<(), Error> {
+        // It reads `/hello.wasm` and `/compute.wasm` from the boot archive
+        // (a copy of our handle 1); every CPU; its lines reach the kernel
+        // log like ours.
+        let silo = silo::spawn(&SpawnArgs {
+            image: self.runtime_silo,
+            name: "runtime-silo",
+            argv: args,
+            handles: &[Pass::Copy(silo::BOOT_ARCHIVE_HANDLE)],
+            affinity: 0,
+            ..SpawnArgs::default()
+        })
+        .map_err(|_| "cannot spawn the runtime silo")?;
+        let status = silo::wait(silo, u64::MAX).map_err(|_| "cannot wait for the runtime silo");
+        let _ = ipc::close(silo);
+        match status? {
+            ExitStatus::Code(0) => Ok(()),
+            _ => Err("the runtime silo's wasm bench failed"),
+        }
+    }
+
     fn null_syscall(&self) {
         // GetCpu does no work beyond the common path: dispatch, the silo
         // lookup, the dying check and SYSRET, like Linux's getppid.
@@ -313,8 +336,8 @@ extern "C" fn run_slot<F: FnOnce() + Send>(slot: usize) -> ! {
     rt::thread_exit(0)
 }
 
-/// Finds our own image and the std bench program in the boot archive
-/// (initial handle 1).
+/// Finds our own image, the std bench program and the runtime silo in the
+/// boot archive (initial handle 1).
 fn images() -> Result<Bedrock, Error> {
     let archive = silo::boot_archive().map_err(|_| "no boot archive handle")?;
     let archive = bedrock_initrd::Archive::parse(archive).map_err(|_| "the boot archive is corrupt")?;
@@ -322,6 +345,7 @@ fn images() -> Result<Bedrock, Error> {
     Ok(Bedrock {
         usertest: find("usertest", "no usertest in the boot archive")?,
         std_bench: find("std-bench", "no std-bench in the boot archive")?,
+        runtime_silo: find("runtime-silo", "no runtime-silo in the boot archive")?,
     })
 }
 

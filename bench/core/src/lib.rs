@@ -18,6 +18,12 @@
 //! side; [`run`] starts it through [`Os::run_std_bench`] after its own
 //! benchmarks. It uses this crate's [`Config`], [`timed_rounds`] and
 //! [`Record`], so its figures are taken and printed the same way.
+//!
+//! Last, [`Os::run_wasm_bench`] runs the runtime silo's guest benchmark
+//! (`runtime-silo bench --guest`, [`Config::wasm_bench_args`]): the same
+//! wasmtime + Cranelift code, Bedrock's build as a native silo and a static
+//! Linux build, compiling and running the same wasm; it prints `BENCH info
+//! wasm.*` lines.
 #![no_std]
 
 pub mod line;
@@ -108,6 +114,11 @@ pub trait Os: Sync {
     /// its argument, and waits for it; Ok only if it exited successfully.
     /// Its result lines reach the same console.
     fn run_std_bench(&self, mode: &str) -> Result<(), Error>;
+
+    /// Runs `runtime-silo` with `args` ([`Config::wasm_bench_args`]; `/`
+    /// holds `hello.wasm` and `compute.wasm`) as a process of its own on
+    /// every CPU and waits for it; Ok only if it exited successfully.
+    fn run_wasm_bench(&self, args: &[&str]) -> Result<(), Error>;
 }
 
 /// Byte `i` of the bulk-read benchmark's file.
@@ -146,6 +157,11 @@ pub struct Config {
     pub contended_mutex_ops: u32,
     /// Small `malloc` + `free` pairs per round (std program).
     pub mallocs: u32,
+    /// Repetitions of each runtime-silo measurement (its medians).
+    pub wasm_runs: &'static str,
+    /// One scale for every compute kernel, or `None` for each kernel's
+    /// default (a few hundred milliseconds of native code).
+    pub wasm_scale: Option<&'static str>,
 }
 
 /// Bytes per read in the bulk-read benchmark.
@@ -168,6 +184,8 @@ impl Config {
         mutex_ops: 100_000,
         contended_mutex_ops: 20_000,
         mallocs: 32_768,
+        wasm_runs: "3",
+        wasm_scale: None,
     };
     /// A smoke run that only proves the program works (QEMU scenario).
     pub const QUICK: Config = Config {
@@ -184,7 +202,33 @@ impl Config {
         mutex_ops: 100,
         contended_mutex_ops: 100,
         mallocs: 256,
+        wasm_runs: "1",
+        wasm_scale: Some("1"),
     };
+
+    /// The arguments of the runtime silo's guest benchmark (argv[0]
+    /// included), the same on both sides.
+    pub fn wasm_bench_args(&self) -> ([&'static str; 9], usize) {
+        let base = [
+            "runtime-silo",
+            "bench",
+            "--guest",
+            "--examples",
+            "/",
+            "--runs",
+            self.wasm_runs,
+        ];
+        let mut args = [""; 9];
+        args[..7].copy_from_slice(&base);
+        match self.wasm_scale {
+            Some(scale) => {
+                args[7] = "--scale";
+                args[8] = scale;
+                (args, 9)
+            }
+            None => (args, 7),
+        }
+    }
 
     /// The configuration a program argument selects: `quick` or nothing.
     pub fn from_arg(arg: Option<&str>) -> Result<Config, Error> {
@@ -348,7 +392,9 @@ fn run_all<O: Os>(os: &O, config: &Config) -> Result<(), Error> {
     }
     notify(os, config)?;
     bulk_read(os, config)?;
-    os.run_std_bench(config.mode)
+    os.run_std_bench(config.mode)?;
+    let (args, n) = config.wasm_bench_args();
+    os.run_wasm_bench(&args[..n])
 }
 
 /// Call + reply round trips with a peer process on `peer_cpu`, once per
@@ -755,6 +801,10 @@ mod tests {
             }
             Ok(())
         }
+        fn run_wasm_bench(&self, args: &[&str]) -> Result<(), Error> {
+            self.print(format_args!("wasm bench {}", args.join(" ")));
+            Ok(())
+        }
         fn null_syscall(&self) {}
         fn futex_wait(&self, _: &AtomicU32, _: u32) {
             std::thread::yield_now();
@@ -795,7 +845,7 @@ mod tests {
     }
 
     #[test]
-    fn quick_run_prints_every_benchmark_then_runs_the_std_program_then_done() {
+    fn quick_run_prints_every_benchmark_then_runs_the_std_and_wasm_programs_then_done() {
         let host = Host::new();
         run(&host, &Config::QUICK).unwrap();
         let lines = host.lines.into_inner().unwrap();
@@ -817,7 +867,14 @@ mod tests {
             .collect();
         assert_eq!(names, expected);
         let n = lines.len();
-        assert_eq!(lines[n - 2..], ["std bench quick", "BENCH done"]);
+        assert_eq!(
+            lines[n - 3..],
+            [
+                "std bench quick",
+                "wasm bench runtime-silo bench --guest --examples / --runs 1 --scale 1",
+                "BENCH done"
+            ]
+        );
     }
 
     #[test]

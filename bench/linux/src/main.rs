@@ -1,10 +1,11 @@
 //! The Linux anchor of `cargo xtask bench`: run as `/init` of an initramfs
 //! (a static glibc build, see xtask/src/bench/linux.rs), it runs the same
 //! benchmarks as Bedrock's `usertest bench` (`bedrock-bench-core`) over
-//! Linux system calls, prints their lines on the console and powers the
-//! machine off. Last it runs the std benchmark program `/std-bench`.
+//! Linux system calls and prints their lines on the console, then runs the
+//! std benchmark program `/std-bench` and the runtime silo's wasm
+//! benchmark (`/runtime-silo bench --guest`), and powers the machine off.
 //! Run by hand on any Linux (not as PID 1) it just prints (and needs
-//! `/std-bench`).
+//! `/std-bench` and `/runtime-silo`).
 //!
 //! Arguments (after `--` on the kernel command line): `quick` or `full`.
 
@@ -22,6 +23,9 @@ struct Linux;
 /// The std benchmark program (`examples/native/std-bench`, static), put
 /// next to `/init` in the initramfs by xtask.
 const STD_BENCH: &str = "/std-bench";
+/// The runtime silo (a static Linux build of `runtime-silo`), with
+/// `/hello.wasm` and `/compute.wasm` beside it.
+const RUNTIME_SILO: &str = "/runtime-silo";
 
 /// The echo mechanisms, in [`Os::echo_mechanisms`] order.
 const PIPE: usize = 0;
@@ -334,30 +338,16 @@ impl Os for Linux {
     fn run_std_bench(&self, mode: &str) -> Result<(), Error> {
         let mut command = Command::new(STD_BENCH);
         command.arg(mode);
-        // SAFETY: runs in the forked child before exec and makes one system
-        // call (async-signal-safe) on a local set.
-        unsafe {
-            command.pre_exec(|| {
-                // We are pinned to one CPU, which a child would inherit;
-                // its threads may use every CPU, as on Bedrock.
-                let mut all: libc::cpu_set_t = std::mem::zeroed();
-                for cpu in 0..libc::CPU_SETSIZE as usize {
-                    libc::CPU_SET(cpu, &mut all);
-                }
-                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let status = command
-            .status()
-            .map_err(|_| "cannot start the std bench program (/std-bench)")?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err("the std bench program failed")
-        }
+        run_on_every_cpu(command, "the std bench program (/std-bench) failed")
+    }
+
+    fn run_wasm_bench(&self, args: &[&str]) -> Result<(), Error> {
+        let mut command = Command::new(RUNTIME_SILO);
+        command.args(&args[1..]).current_dir("/");
+        run_on_every_cpu(
+            command,
+            "the runtime silo's wasm bench (/runtime-silo) failed",
+        )
     }
 
     fn null_syscall(&self) {
@@ -578,4 +568,28 @@ fn power_off() {
     let error = std::io::Error::last_os_error();
     let text = format!("power off failed: {error}");
     Linux.print(format_args!("{}", Record::Info("setup", &text)));
+}
+
+/// Runs `command` to its end (`what`: the error if it fails or cannot start) with every CPU
+/// allowed: we are pinned to one, which a child would inherit, and its
+/// threads may use every CPU, as on Bedrock.
+fn run_on_every_cpu(mut command: Command, what: &'static str) -> Result<(), Error> {
+    // SAFETY: runs in the forked child before exec and makes one system
+    // call (async-signal-safe) on a local set.
+    unsafe {
+        command.pre_exec(|| {
+            let mut all: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in 0..libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut all);
+            }
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &all) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        _ => Err(what),
+    }
 }

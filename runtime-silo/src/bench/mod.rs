@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use guest::Setup;
 pub use report::Report;
 
 /// The goals of issue 3, printed with the figures. The compute goal applies
@@ -49,6 +50,10 @@ pub struct Options {
     /// One scale for every compute kernel instead of each one's default
     /// (which targets a few hundred milliseconds per run).
     pub scale: Option<u32>,
+    /// Guest mode (`cargo xtask bench` runs it in both QEMU guests): the
+    /// silo configuration only, no default-wasmtime reference (its
+    /// signals-based traps do not exist on Bedrock) and no goals.
+    pub guest: bool,
 }
 
 /// Runs every measurement and collects the figures.
@@ -74,7 +79,11 @@ pub fn run(options: &Options) -> Result<Report> {
     eprintln!("bench: deploying");
     deploy::first_output(&mut report, &hello, runs)?;
     eprintln!("bench: compute kernels");
-    compute::kernels(&mut report, &compute, runs, options.scale)?;
+    if options.guest {
+        compute::kernels(&mut report, &compute, runs, options.scale, &[Setup::Silo])?;
+        return Ok(report);
+    }
+    compute::kernels(&mut report, &compute, runs, options.scale, &Setup::ALL)?;
     // `<key>_goal`: the figure `<key>` must be at most this.
     report.number("compute_ratio_geomean_goal", GOAL_COMPUTE_RATIO, 2);
     report.number(

@@ -47,6 +47,22 @@ impl Report {
         out
     }
 
+    /// `BENCH info wasm.KEY=VALUE` lines (the info lines of
+    /// `bedrock_bench_core`, which `cargo xtask bench` reads from both
+    /// guests' logs), then `BENCH info wasm.done=1`.
+    pub fn to_bench_lines(&self) -> String {
+        let mut out = String::new();
+        for (key, value) in &self.entries {
+            let value = match value {
+                Value::Number(n, decimals) => format!("{n:.decimals$}"),
+                Value::Text(text) => text.replace('\n', " "),
+            };
+            let _ = writeln!(out, "BENCH info wasm.{key}={value}");
+        }
+        out.push_str("BENCH info wasm.done=1\n");
+        out
+    }
+
     /// One JSON object, keys in measurement order.
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");
@@ -94,6 +110,10 @@ mod tests {
         assert_eq!(
             report.to_lines(),
             "host.cpu Some \"CPU\"\ncompile_kib_per_s 1234.6\nratio NaN\n"
+        );
+        assert_eq!(
+            report.to_bench_lines(),
+            "BENCH info wasm.host.cpu=Some \"CPU\"\nBENCH info wasm.compile_kib_per_s=1234.6\nBENCH info wasm.ratio=NaN\nBENCH info wasm.done=1\n"
         );
         assert_eq!(
             report.to_json(),

@@ -23,6 +23,10 @@ use crate::workspace::Workspace;
 const META_PACKAGE: &str = "linux-image-amd64";
 /// The benchmark program's package in this workspace.
 const PROGRAM: &str = "bedrock-bench-linux";
+/// The runtime silo's package (its wasm benchmark runs in the guest).
+const RUNTIME_SILO: &str = "runtime-silo";
+/// The wasm apps the runtime silo's guest benchmark reads from `/`.
+const WASM_APPS: [&str; 2] = ["hello.wasm", "compute.wasm"];
 /// The std benchmark program's package, in the native silos' workspace.
 const STD_PROGRAM: &str = "std-bench";
 const NATIVE_MANIFEST: &str = "examples/native/Cargo.toml";
@@ -205,8 +209,12 @@ fn extract_kernel(deb: &Path, dir: &Path) -> Result<()> {
 pub struct Programs {
     /// `bench/linux`, the initramfs's `/init`.
     pub init: PathBuf,
-    /// `examples/native/std-bench`, `/std-bench`, which `/init` runs last.
+    /// `examples/native/std-bench`, `/std-bench`, which `/init` runs after
+    /// its own benchmarks.
     pub std_bench: PathBuf,
+    /// `runtime-silo`, `/runtime-silo`, whose wasm benchmark `/init` runs
+    /// last.
+    pub runtime_silo: PathBuf,
 }
 
 /// Builds `bench/linux` and the std benchmark program as static
@@ -218,7 +226,12 @@ pub struct Programs {
 pub fn build_programs(ws: &Workspace) -> Result<Programs> {
     let init = build_static(ws, None, PROGRAM)?;
     let std_bench = build_static(ws, Some(NATIVE_MANIFEST), STD_PROGRAM)?;
-    Ok(Programs { init, std_bench })
+    let runtime_silo = build_static(ws, None, RUNTIME_SILO)?;
+    Ok(Programs {
+        init,
+        std_bench,
+        runtime_silo,
+    })
 }
 
 /// Builds `package` (of the workspace at `manifest`, else the main one)
@@ -292,17 +305,28 @@ fn has_interpreter(elf: &[u8]) -> bool {
     })
 }
 
-/// An initramfs (cpio newc) holding `/init` and `/std-bench`, written to
+/// An initramfs (cpio newc) holding `/init`, `/std-bench`,
+/// `/runtime-silo` and the wasm apps of `examples` it runs, written to
 /// `path`. The kernel's built-in initramfs already has `/dev/console`, so
 /// `/init` starts with the console as stdin, stdout and stderr.
-pub fn write_initramfs(programs: &Programs, path: &Path) -> Result<()> {
+pub fn write_initramfs(programs: &Programs, examples: &Path, path: &Path) -> Result<()> {
     let read = |p: &Path| fs::read(p).context(|| format!("reading {}", p.display()));
-    let (init, std_bench) = (read(&programs.init)?, read(&programs.std_bench)?);
-    let entries = [("init", &init), ("std-bench", &std_bench)].map(|(name, data)| NewEntry {
-        name,
-        mode: S_IFREG | 0o755,
-        data,
-    });
+    let mut files = vec![
+        ("init", read(&programs.init)?, 0o755),
+        ("std-bench", read(&programs.std_bench)?, 0o755),
+        ("runtime-silo", read(&programs.runtime_silo)?, 0o755),
+    ];
+    for app in WASM_APPS {
+        files.push((app, read(&examples.join(app))?, 0o644));
+    }
+    let entries: Vec<NewEntry<'_>> = files
+        .iter()
+        .map(|(name, data, mode)| NewEntry {
+            name,
+            mode: S_IFREG | mode,
+            data,
+        })
+        .collect();
     let archive =
         bedrock_initrd::write_newc(&entries).context(|| "packing the initramfs".into())?;
     fs::write(path, archive).context(|| format!("writing {}", path.display()))
@@ -349,17 +373,21 @@ mod tests {
     }
 
     #[test]
-    fn the_initramfs_holds_init_and_the_std_program_executable() {
+    fn the_initramfs_holds_the_programs_executable_and_the_wasm_apps() {
         let dir = std::env::temp_dir().join(format!("xtask-initramfs-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let programs = Programs {
             init: dir.join("init-elf"),
             std_bench: dir.join("std-elf"),
+            runtime_silo: dir.join("runtime-elf"),
         };
         fs::write(&programs.init, b"init bytes").unwrap();
         fs::write(&programs.std_bench, b"std bytes").unwrap();
+        fs::write(&programs.runtime_silo, b"runtime bytes").unwrap();
+        fs::write(dir.join("hello.wasm"), b"hello").unwrap();
+        fs::write(dir.join("compute.wasm"), b"compute").unwrap();
         let cpio = dir.join("init.cpio");
-        write_initramfs(&programs, &cpio).unwrap();
+        write_initramfs(&programs, &dir, &cpio).unwrap();
         let bytes = fs::read(&cpio).unwrap();
         let archive = bedrock_initrd::Archive::parse(&bytes).unwrap();
         let files: Vec<_> = archive
@@ -370,8 +398,11 @@ mod tests {
             files,
             [
                 ("init", &b"init bytes"[..], true),
-                // bench/linux's `STD_BENCH`.
-                ("std-bench", &b"std bytes"[..], true)
+                // bench/linux's `STD_BENCH` and `RUNTIME_SILO`.
+                ("std-bench", &b"std bytes"[..], true),
+                ("runtime-silo", &b"runtime bytes"[..], true),
+                ("hello.wasm", &b"hello"[..], false),
+                ("compute.wasm", &b"compute"[..], false),
             ]
         );
         fs::remove_dir_all(&dir).unwrap();

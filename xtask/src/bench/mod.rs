@@ -11,7 +11,9 @@
 //! of `docs/benchmarks.md`.
 //!
 //! Before the guests, the runtime silo's host figures (issue 3) are taken
-//! by `runtime-silo bench` (see [`runtime`]) and reported alongside.
+//! by `runtime-silo bench` (see [`runtime`]) and reported alongside. In the
+//! guests, each side's bench program ends with the runtime silo's guest
+//! benchmark, compared in [`wasm`] (issue 7).
 //!
 //! Figures are reported, never judged: a ratio that misses its goal is
 //! printed as such and the command still succeeds. It fails only when a
@@ -21,6 +23,7 @@ mod linux;
 mod report;
 mod results;
 mod runtime;
+mod wasm;
 
 use std::fs;
 use std::path::Path;
@@ -45,10 +48,12 @@ pub struct Options {
 /// The guests' hardware, the same for both sides.
 const SMP: u32 = 2;
 const MEMORY_MIB: u32 = 512;
-/// A side's boot and run take 5-15 s here under TCG (Linux's boot up to a
-/// minute on a loaded host). The bound matters under KVM, where a guest
-/// KVM cannot emulate leaves QEMU paused rather than exited.
-const SIDE_TIMEOUT: Duration = Duration::from_mins(5);
+/// A side's boot and run take 1-3 min here under TCG, most of it the
+/// runtime silo's wasm benchmark (Cranelift and the compute kernels under
+/// TCG); Linux's boot takes up to a minute on a loaded host. The bound
+/// matters under KVM, where a guest KVM cannot emulate leaves QEMU paused
+/// rather than exited.
+const SIDE_TIMEOUT: Duration = Duration::from_mins(15);
 /// What QEMU prints when KVM gave up on a guest instruction; the VM then
 /// never finishes.
 const KVM_FAILURE: &str = "KVM internal error";
@@ -72,9 +77,9 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
     let images = build_all(&host.toolchain, ws, Profile::Release)?;
     let programs = linux::build_programs(ws)?;
     let kernel = linux::kernel(&linux_dir)?;
-    let initramfs = linux_dir.join("init.cpio");
-    linux::write_initramfs(&programs, &initramfs)?;
     let runtime_silo = runtime::build(&host.toolchain, ws)?;
+    let initramfs = linux_dir.join("init.cpio");
+    linux::write_initramfs(&programs, runtime_silo.examples(), &initramfs)?;
     // On the host alone, before QEMU starts competing for the CPUs.
     let runtime_figures = runtime::measure(&runtime_silo)?;
 
@@ -116,6 +121,8 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
         )?);
     }
     let (bedrock, linux) = (Run::pooled(&bedrock_runs), Run::pooled(&linux_runs));
+    let wasm_figures =
+        wasm::compare(&bedrock_runs, &linux_runs).map_err(crate::error::Error::new)?;
 
     let rows = results::compare(&bedrock, &linux);
     let linux_kernel = linux.info("kernel").unwrap_or(&kernel.release).to_owned();
@@ -137,18 +144,22 @@ pub fn run(ws: &Workspace, options: &Options) -> Result<ExitCode> {
             .collect(),
     };
     print!("{}", report::table(&setting, &rows));
+    print!("{}", wasm_figures.table());
     print!("{}", runtime_figures.table());
     let json_path = dir.join("results.json");
     let mut fields = report::fields(&setting, &rows);
     for (key, value) in results::reported_info(&bedrock_runs, &linux_runs) {
         fields.push((key, report::Value::from_info(&value)));
     }
+    fields.extend(wasm_figures.fields());
     fields.extend(runtime_figures.fields());
     let json = report::to_json(&fields);
     fs::write(&json_path, json).context(|| format!("writing {}", json_path.display()))?;
     println!("results: {}", json_path.display());
     if options.update_docs {
-        let section = report::doc_section(&setting, &rows) + &runtime_figures.doc_section();
+        let section = report::doc_section(&setting, &rows)
+            + &wasm_figures.doc_section()
+            + &runtime_figures.doc_section();
         update_docs(&ws.root.join("docs").join("benchmarks.md"), &section)?;
     }
     eprintln!("xtask: bench took {} s in all", started.elapsed().as_secs());

@@ -63,6 +63,13 @@ pub fn build(toolchain: &CrossToolchain, ws: &Workspace) -> Result<Prepared> {
     })
 }
 
+impl Prepared {
+    /// The directory of the release wasm examples (`hello.wasm`, ...).
+    pub fn examples(&self) -> &std::path::Path {
+        &self.examples
+    }
+}
+
 /// Runs `runtime-silo bench --json` (its progress on stderr, its object
 /// kept in `<target>/bench/runtime.json`) and reads the figures.
 pub fn measure(prepared: &Prepared) -> Result<Figures> {
