@@ -96,7 +96,8 @@ pub fn run(options: &Options) -> Result<Report> {
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).with_context(|| {
+    // On Bedrock `/NAME` is a boot-archive file.
+    runtime_silo::platform::read_file(&path).with_context(|| {
         format!(
             "reading {} (build the examples with `cargo xtask examples --release`)",
             path.display()
