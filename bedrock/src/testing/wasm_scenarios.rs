@@ -151,26 +151,38 @@ pub fn wasm_silo_service(ctx: &Context<'_>) -> Result<(), String> {
     result
 }
 
-/// Fifty deploy/exit cycles through `silo:` leave the runtime silo's memory
-/// (the kernel's count of its committed pages) where it was after a
-/// warm-up: every silo's linear memory, stack and thread went back.
+/// Fifty cycles through `silo:` (an app deployed and run to its end, an
+/// endless one deployed and killed) leave the runtime silo's memory (the
+/// kernel's count of its committed pages) and its thread count where they
+/// were after a warm-up: every silo's linear memory, stack and thread went
+/// back, killed or not.
 pub fn wasm_memory_baseline(ctx: &Context<'_>) -> Result<(), String> {
     /// Heap fragmentation and lazily grown tables may move a few pages.
     const SLACK: u64 = 512 << 10;
     let runtime = start_service(ctx)?;
     let result = (|| {
         client(ctx, &["cycles", "5"])?;
-        let baseline = runtime.aspace.committed_bytes();
+        let (baseline, threads) = (runtime.aspace.committed_bytes(), runtime.live_threads());
         client(ctx, &["cycles", "50"])?;
-        let after = runtime.aspace.committed_bytes();
+        // The last silo's thread and the thread that answered the last
+        // wait end just after their answers: give them a moment.
+        let settle = tsc::now_ns() + 2_000_000_000;
+        while runtime.live_threads() != threads && tsc::now_ns() < settle {
+            crate::sched::sleep_ns(10_000_000);
+        }
+        let (after, threads_after) = (runtime.aspace.committed_bytes(), runtime.live_threads());
         log::info!(
-            "wasm_memory_baseline: runtime silo {} KiB after warm-up, {} KiB after 50 more cycles",
+            "wasm_memory_baseline: runtime silo {} KiB and {threads} threads after warm-up, {} KiB and {threads_after} threads after 50 more cycles",
             baseline >> 10,
             after >> 10
         );
         ensure!(
             after <= baseline + SLACK,
             "the runtime silo grew from {baseline} to {after} bytes over 50 deploy/exit cycles"
+        );
+        ensure!(
+            threads_after == threads,
+            "the runtime silo had {threads} threads after warm-up, {threads_after} after 50 cycles"
         );
         Ok(())
     })();

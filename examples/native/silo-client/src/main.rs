@@ -4,8 +4,9 @@
 //!
 //! - `silo-client check`: the whole protocol, each answer checked; prints
 //!   `silo-client: ok` (the `wasm_silo_service` scenario).
-//! - `silo-client cycles N`: N times deploy hello.wasm, wait, check, remove
-//!   (the `wasm_memory_baseline` scenario measures the runtime silo around it).
+//! - `silo-client cycles N`: N times deploy hello.wasm, wait, check, remove,
+//!   then deploy an endless app, kill it, remove it (the
+//!   `wasm_memory_baseline` scenario measures the runtime silo around it).
 //!
 //! Any failed check panics: the silo ends with status 134 and the message.
 
@@ -26,6 +27,11 @@ fn main() {
                 let id = deploy_hello(&format!("cycle{i}")).expect("deploy");
                 expect_hello(id, &format!("cycle{i}"));
                 remove(id);
+                let spin = deploy_spin();
+                ctl(spin, proto::KILL).expect("kill");
+                let status = read(&path(spin, proto::WAIT));
+                assert_eq!(status_tag(&status), "killed", "{status}");
+                remove(spin);
             }
             println!("silo-client: {n} cycles ok");
         }
@@ -56,6 +62,11 @@ fn deploy_hello(arg: &str) -> Result<u64, String> {
     deploy(&format!(
         "name = \"hello\"\nwasm = \"/hello.wasm\"\nargs = [\"{arg}\"]\nenv = {{ GREETING = \"via silo:\" }}\nmemory_mib = 16\n"
     ))
+}
+
+/// An app that runs until killed.
+fn deploy_spin() -> u64 {
+    deploy("name = \"spin\"\nwasm = \"/spin.wat\"\n").expect("deploy spin")
 }
 
 fn path(id: u64, file: &str) -> String {
@@ -94,7 +105,7 @@ fn check() {
     println!("silo-client: deployed hello as silo {hello}, it exited 0 and printed its greeting");
 
     // An endless app: running until killed through its ctl file.
-    let spin = deploy("name = \"spin\"\nwasm = \"/spin.wat\"\n").expect("deploy spin");
+    let spin = deploy_spin();
     assert_eq!(read(&path(spin, proto::STATUS)), "running\n");
     let ids: Vec<String> = fs::read_dir("silo:/")
         .expect("read_dir silo:/")
