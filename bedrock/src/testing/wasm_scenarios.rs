@@ -24,6 +24,11 @@ macro_rules! ensure {
     };
 }
 
+/// How long one runtime-silo run may take before it counts as hung (and
+/// the kernel's state is dumped): below the harness's timeouts of these
+/// scenarios (180 s and more), far above their usual 5-30 s under TCG.
+const RUN_NS: u64 = 150_000_000_000;
+
 /// Starts `runtime-silo ARGS...` with the boot archive (handle 1).
 fn start(ctx: &Context<'_>, args: &[&str]) -> Result<Arc<Silo>, String> {
     let bytes = crate::kmain::boot_archive(ctx.info).ok_or("no boot archive")?;
@@ -37,7 +42,7 @@ fn start(ctx: &Context<'_>, args: &[&str]) -> Result<Arc<Silo>, String> {
 
 /// Runs `runtime-silo ARGS...` to its end, which must be `want`.
 fn run(ctx: &Context<'_>, args: &[&str], want: ExitStatus) -> Result<(), String> {
-    let status = start(ctx, args)?.wait();
+    let status = super::wait_or_dump(&start(ctx, args)?, RUN_NS)?;
     ensure!(
         status == want,
         "runtime-silo {args:?} ended with {status}, expected {want}"
