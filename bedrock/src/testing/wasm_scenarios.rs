@@ -42,7 +42,8 @@ fn start(ctx: &Context<'_>, args: &[&str]) -> Result<Arc<Silo>, String> {
 
 /// Runs `runtime-silo ARGS...` to its end, which must be `want`.
 fn run(ctx: &Context<'_>, args: &[&str], want: ExitStatus) -> Result<(), String> {
-    let status = super::wait_or_dump(&start(ctx, args)?, RUN_NS)?;
+    let runtime = start(ctx, args)?;
+    let status = super::wait_or_dump(&runtime, RUN_NS)?;
     ensure!(
         status == want,
         "runtime-silo {args:?} ended with {status}, expected {want}"
