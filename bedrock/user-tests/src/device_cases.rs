@@ -14,14 +14,6 @@ use crate::rt::{self, Args, ipc};
 
 type R = Result<(), &'static str>;
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 /// Labels of the kernel checker's protocol (words: phys, len, seed).
 pub const CHECK_PATTERN: u64 = 1;
 pub const CHECK_ALLOCATED: u64 = 2;

@@ -9,14 +9,6 @@ use crate::rt::{self, Args};
 
 type R = Result<(), &'static str>;
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 /// Labels of the toy protocol.
 const ECHO: u64 = 1;
 const SIGNAL_ME: u64 = 2;

@@ -10,14 +10,6 @@ use crate::rt::{self, Args};
 
 type R = Result<(), &'static str>;
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 /// Words + 1, data reversed.
 const ECHO: u64 = 1;
 /// Reply words = [flags, reply capacity, data length received, 0].

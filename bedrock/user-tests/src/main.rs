@@ -73,14 +73,6 @@ fn main(args: &Args) -> i32 {
     }
 }
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 fn hello(args: &Args) -> Result<(), &'static str> {
     let mut info = SiloInfo::default();
     // SAFETY: `info` is a valid, writable SiloInfo.

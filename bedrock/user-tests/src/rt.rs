@@ -216,3 +216,14 @@ pub fn thread_join(id: usize) -> Result<usize, Errno> {
 /// Capability, IPC and scheme wrappers (from the ABI crate).
 #[allow(unused_imports)]
 pub use bedrock_abi::user::ipc;
+
+/// Returns `Err($why)` from the enclosing function unless `$cond` holds:
+/// the test cases' assertion.
+#[allow(unused_macros)]
+macro_rules! check {
+    ($cond:expr, $why:expr) => {
+        if !$cond {
+            return Err($why);
+        }
+    };
+}

@@ -10,14 +10,6 @@ use crate::rt::{self, Args, ipc};
 
 type R = Result<(), &'static str>;
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 const SIZE: u64 = 16 << 20;
 const STOP: u64 = 99;
 /// Badge of the one open resource (distinct from silo ids).

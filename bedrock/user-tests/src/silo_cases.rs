@@ -15,14 +15,6 @@ use crate::rt::{self, Args, ipc};
 
 type R = Result<(), &'static str>;
 
-macro_rules! check {
-    ($cond:expr, $why:expr) => {
-        if !$cond {
-            return Err($why);
-        }
-    };
-}
-
 fn handle_arg(args: &Args, i: usize) -> Result<u32, &'static str> {
     args.get(i).and_then(|s| s.parse().ok()).ok_or("missing handle argument")
 }
