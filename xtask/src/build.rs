@@ -103,6 +103,31 @@ pub fn build_all(toolchain: &CrossToolchain, ws: &Workspace, profile: Profile) -
     })
 }
 
+/// Runs the cross toolchain's cargo with `args` in the workspace root and
+/// `rustflags` (already encoded); `what` names it if it fails. Cargo's and
+/// rustc's diagnostics go to stderr, so that stdout carries only xtask's
+/// own results.
+fn cross_cargo(
+    toolchain: &CrossToolchain,
+    ws: &Workspace,
+    args: Vec<OsString>,
+    rustflags: String,
+    what: &str,
+) -> Result<()> {
+    let mut command = toolchain.cargo_command();
+    command
+        .current_dir(&ws.root)
+        .args(args)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
+        .stdout(io::stderr());
+    let shown = describe(&command);
+    let status = command.status().context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status}): {shown}");
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).context(|| format!("reading {}", path.display()))
 }
@@ -112,20 +137,13 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 /// `runtime-silo` profile; returns its ELF.
 pub fn build_runtime_silo(toolchain: &CrossToolchain, ws: &Workspace) -> Result<PathBuf> {
     let target_dir = ws.cross_target_dir();
-    let mut command = toolchain.cargo_command();
-    command
-        .current_dir(&ws.root)
-        .args(runtime_silo_cargo_args(&target_dir))
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            join_rustflags(&[], toolchain.linker),
-        )
-        .stdout(io::stderr());
-    let shown = describe(&command);
-    let status = command.status().context(|| format!("running {shown}"))?;
-    if !status.success() {
-        bail!("runtime-silo build for Bedrock failed ({status}): {shown}");
-    }
+    cross_cargo(
+        toolchain,
+        ws,
+        runtime_silo_cargo_args(&target_dir),
+        join_rustflags(&[], toolchain.linker),
+        "runtime-silo build for Bedrock",
+    )?;
     let path = target_dir
         .join(NATIVE_TARGET)
         .join(RUNTIME_SILO_PROFILE)
@@ -203,7 +221,6 @@ pub fn build_user_programs(
     profile: Profile,
 ) -> Result<Vec<(&'static str, PathBuf)>> {
     let target_dir = ws.cross_target_dir();
-    let mut command = toolchain.cargo_command();
     let mut args: Vec<OsString> = [
         "build",
         "--manifest-path",
@@ -226,19 +243,13 @@ pub fn build_user_programs(
     if profile == Profile::Release {
         args.push("--release".into());
     }
-    command
-        .current_dir(&ws.root)
-        .args(args)
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            join_rustflags(&USER_RUSTFLAGS, toolchain.linker),
-        )
-        .stdout(io::stderr());
-    let shown = describe(&command);
-    let status = command.status().context(|| format!("running {shown}"))?;
-    if !status.success() {
-        bail!("user program build failed ({status}): {shown}");
-    }
+    cross_cargo(
+        toolchain,
+        ws,
+        args,
+        join_rustflags(&USER_RUSTFLAGS, toolchain.linker),
+        "user program build",
+    )?;
     USER_PROGRAMS
         .iter()
         .map(|name| {
@@ -265,20 +276,13 @@ pub fn build_native_programs(
     profile: Profile,
 ) -> Result<Vec<(&'static str, PathBuf)>> {
     let target_dir = ws.cross_target_dir();
-    let mut command = toolchain.cargo_command();
-    command
-        .current_dir(&ws.root)
-        .args(native_cargo_args(profile, &target_dir))
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            join_rustflags(&[], toolchain.linker),
-        )
-        .stdout(io::stderr());
-    let shown = describe(&command);
-    let status = command.status().context(|| format!("running {shown}"))?;
-    if !status.success() {
-        bail!("native silo build failed ({status}): {shown}");
-    }
+    cross_cargo(
+        toolchain,
+        ws,
+        native_cargo_args(profile, &target_dir),
+        join_rustflags(&[], toolchain.linker),
+        "native silo build",
+    )?;
     NATIVE_PROGRAMS
         .iter()
         .map(|name| {
@@ -340,20 +344,13 @@ pub fn build_kernel(
     profile: Profile,
 ) -> Result<PathBuf> {
     let target_dir = ws.cross_target_dir();
-    let mut command = toolchain.cargo_command();
-    command
-        .current_dir(&ws.root)
-        .args(cargo_args(profile, &target_dir))
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            encoded_rustflags(toolchain.linker),
-        )
-        .stdout(io::stderr());
-    let shown = describe(&command);
-    let status = command.status().context(|| format!("running {shown}"))?;
-    if !status.success() {
-        bail!("kernel build failed ({status}): {shown}");
-    }
+    cross_cargo(
+        toolchain,
+        ws,
+        cargo_args(profile, &target_dir),
+        encoded_rustflags(toolchain.linker),
+        "kernel build",
+    )?;
     let elf = kernel_elf(&target_dir, profile);
     if !elf.is_file() {
         bail!(

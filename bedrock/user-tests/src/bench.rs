@@ -219,43 +219,31 @@ impl Os for Bedrock {
     }
 
     fn run_std_bench(&self, mode: &str) -> Result<(), Error> {
-        // Affinity 0: every CPU, not the CPU we are pinned to. No schemes:
-        // its output goes to the kernel log like ours.
-        let silo = silo::spawn(&SpawnArgs {
-            image: self.std_bench,
-            name: "std-bench",
-            argv: &["std-bench", mode],
-            affinity: 0,
-            ..SpawnArgs::default()
-        })
-        .map_err(|_| "cannot spawn the std bench silo")?;
-        let status = silo::wait(silo, u64::MAX).map_err(|_| "cannot wait for the std bench silo");
-        let _ = ipc::close(silo);
-        match status? {
-            ExitStatus::Code(0) => Ok(()),
-            _ => Err("the std bench program failed"),
-        }
+        // No schemes: its output goes to the kernel log like ours.
+        run_to_end(
+            &SpawnArgs {
+                image: self.std_bench,
+                name: "std-bench",
+                argv: &["std-bench", mode],
+                ..SpawnArgs::default()
+            },
+            "the std bench program failed",
+        )
     }
 
     fn run_wasm_bench(&self, args: &[&str]) -> Result<(), Error> {
         // It reads `/hello.wasm` and `/compute.wasm` from the boot archive
-        // (a copy of our handle 1); every CPU; its lines reach the kernel
-        // log like ours.
-        let silo = silo::spawn(&SpawnArgs {
-            image: self.runtime_silo,
-            name: "runtime-silo",
-            argv: args,
-            handles: &[Pass::Copy(silo::BOOT_ARCHIVE_HANDLE)],
-            affinity: 0,
-            ..SpawnArgs::default()
-        })
-        .map_err(|_| "cannot spawn the runtime silo")?;
-        let status = silo::wait(silo, u64::MAX).map_err(|_| "cannot wait for the runtime silo");
-        let _ = ipc::close(silo);
-        match status? {
-            ExitStatus::Code(0) => Ok(()),
-            _ => Err("the runtime silo's wasm bench failed"),
-        }
+        // (a copy of our handle 1).
+        run_to_end(
+            &SpawnArgs {
+                image: self.runtime_silo,
+                name: "runtime-silo",
+                argv: args,
+                handles: &[Pass::Copy(silo::BOOT_ARCHIVE_HANDLE)],
+                ..SpawnArgs::default()
+            },
+            "the runtime silo's wasm bench failed",
+        )
     }
 
     fn null_syscall(&self) {
@@ -434,5 +422,17 @@ impl scheme::server::Handler for MemoryFile {
             STOP => (Ok([0; 4]), scheme::server::Flow::Stop),
             _ => (Err(Errno::Inval), scheme::server::Flow::Continue),
         }
+    }
+}
+
+/// Starts a silo on every CPU (affinity 0, not the CPU we are pinned to)
+/// and waits for it; `failed` unless it exits with code 0.
+fn run_to_end(spawn: &SpawnArgs<'_>, failed: Error) -> Result<(), Error> {
+    let silo = silo::spawn(&SpawnArgs { affinity: 0, ..*spawn }).map_err(|_| failed)?;
+    let status = silo::wait(silo, u64::MAX).map_err(|_| failed);
+    let _ = ipc::close(silo);
+    match status? {
+        ExitStatus::Code(0) => Ok(()),
+        _ => Err(failed),
     }
 }
