@@ -64,85 +64,127 @@ fn memory_call<T: 'static, R>(
     Ok(f(get(data), &mut GuestMemory::new(bytes)))
 }
 
+/// The raw wasm type of a WASI argument type: witx's unsigned integers
+/// arrive as the signed wasm integers of the same width.
+macro_rules! raw {
+    (u32) => {
+        i32
+    };
+    (u64) => {
+        i64
+    };
+    (i32) => {
+        i32
+    };
+    (i64) => {
+        i64
+    };
+}
+
+/// Registers WASI functions that map one to one onto a [`WasiCtx`] method
+/// of the same name: `mem` ones get the caller's memory first, `ctx` ones
+/// only the context. Arguments are declared with their witx types and
+/// reinterpreted from the raw wasm integers (`as`, the ABI's definition);
+/// the method is called with the arguments in order, or with the list after
+/// `=>` (e.g. a `(pointer, length)` pair as one path argument).
+macro_rules! wasi {
+    ($linker:ident, $get:ident; $($kind:ident $name:ident($($arg:ident: $ty:ident),*) $(=> ($($call:expr),*))?;)*) => {
+        $(wasi!(@one $linker, $get, $kind, $name, ($($arg: $ty),*), $(($($call),*))? ($($arg),*));)*
+    };
+    (@one $linker:ident, $get:ident, $kind:ident, $name:ident, ($($arg:ident: $ty:ident),*), ($($call:expr),*) $($default:tt)*) => {
+        $linker.func_wrap(
+            MODULE,
+            stringify!($name),
+            move |mut cx: Caller<'_, T>, $($arg: raw!($ty)),*| {
+                $(let $arg = $arg as $ty;)*
+                wasi!(@call $kind, cx, $get, $name, ($($call),*))
+            },
+        )?;
+    };
+    (@call mem, $cx:ident, $get:ident, $name:ident, ($($call:expr),*)) => {
+        with_memory(&mut $cx, $get, |c, m| c.$name(m, $($call),*))
+    };
+    (@call ctx, $cx:ident, $get:ident, $name:ident, ($($call:expr),*)) => {
+        with_ctx(&mut $cx, $get, |c| c.$name($($call),*))
+    };
+}
+
 /// Adds every `wasi_snapshot_preview1` function to `linker`; `get` projects
 /// the store data to the silo's [`WasiCtx`].
-///
-/// Arguments typed `u32`/`u64` in witx arrive as `i32`/`i64` and are
-/// reinterpreted (`as`), which is the ABI's definition.
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut WasiCtx,
 ) -> anyhow::Result<()> {
-    // Arguments and environment.
-    linker.func_wrap(
-        MODULE,
-        "args_get",
-        move |mut cx: Caller<'_, T>, argv: i32, buf: i32| {
-            with_memory(&mut cx, get, |c, m| c.args_get(m, argv as u32, buf as u32))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "args_sizes_get",
-        move |mut cx: Caller<'_, T>, argc: i32, size: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.args_sizes_get(m, argc as u32, size as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "environ_get",
-        move |mut cx: Caller<'_, T>, env: i32, buf: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.environ_get(m, env as u32, buf as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "environ_sizes_get",
-        move |mut cx: Caller<'_, T>, count: i32, size: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.environ_sizes_get(m, count as u32, size as u32)
-            })
-        },
-    )?;
+    wasi! { linker, get;
+        // Arguments and environment.
+        mem args_get(argv: u32, buf: u32);
+        mem args_sizes_get(argc: u32, size: u32);
+        mem environ_get(env: u32, buf: u32);
+        mem environ_sizes_get(count: u32, size: u32);
 
-    // Clocks, randomness, scheduling, process.
-    linker.func_wrap(
-        MODULE,
-        "clock_res_get",
-        move |mut cx: Caller<'_, T>, id: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.clock_res_get(m, id as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "clock_time_get",
-        move |mut cx: Caller<'_, T>, id: i32, precision: i64, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.clock_time_get(m, id as u32, precision as u64, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "random_get",
-        move |mut cx: Caller<'_, T>, buf: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| c.random_get(m, buf as u32, len as u32))
-        },
-    )?;
-    linker.func_wrap(MODULE, "sched_yield", move |mut cx: Caller<'_, T>| {
-        with_ctx(&mut cx, get, |c| c.sched_yield())
-    })?;
-    linker.func_wrap(
-        MODULE,
-        "proc_raise",
-        move |mut cx: Caller<'_, T>, signal: i32| with_ctx(&mut cx, get, |c| c.proc_raise(signal)),
-    )?;
+        // Clocks, randomness, scheduling.
+        mem clock_res_get(id: u32, out: u32);
+        mem clock_time_get(id: u32, precision: u64, out: u32);
+        mem random_get(buf: u32, len: u32);
+        ctx sched_yield();
+        ctx proc_raise(signal: i32);
+
+        // Descriptors.
+        ctx fd_advise(fd: u32, offset: u64, len: u64, advice: i32);
+        ctx fd_allocate(fd: u32, offset: u64, len: u64);
+        ctx fd_close(fd: u32);
+        ctx fd_datasync(fd: u32);
+        ctx fd_sync(fd: u32);
+        mem fd_fdstat_get(fd: u32, out: u32);
+        ctx fd_fdstat_set_flags(fd: u32, flags: i32);
+        ctx fd_fdstat_set_rights(fd: u32, base: u64, inheriting: u64);
+        mem fd_filestat_get(fd: u32, out: u32);
+        ctx fd_filestat_set_size(fd: u32, size: u64);
+        ctx fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, flags: i32);
+        mem fd_pread(fd: u32, iovs: u32, len: u32, offset: u64, out: u32);
+        mem fd_pwrite(fd: u32, iovs: u32, len: u32, offset: u64, out: u32);
+        mem fd_read(fd: u32, iovs: u32, len: u32, out: u32);
+        mem fd_write(fd: u32, iovs: u32, len: u32, out: u32);
+        mem fd_seek(fd: u32, offset: i64, whence: i32, out: u32);
+        mem fd_tell(fd: u32, out: u32);
+        mem fd_readdir(fd: u32, buf: u32, len: u32, cookie: u64, out: u32);
+        mem fd_prestat_get(fd: u32, out: u32);
+        mem fd_prestat_dir_name(fd: u32, path: u32, len: u32);
+        ctx fd_renumber(from: u32, to: u32);
+
+        // Paths: each is a (pointer, length) pair.
+        mem path_create_directory(fd: u32, path: u32, len: u32) => (fd, (path, len));
+        mem path_filestat_get(fd: u32, flags: i32, path: u32, len: u32, out: u32)
+            => (fd, flags, (path, len), out);
+        mem path_filestat_set_times(
+            fd: u32, flags: i32, path: u32, len: u32, atim: u64, mtim: u64, fst: i32
+        ) => (fd, flags, (path, len), atim, mtim, fst);
+        mem path_link(
+            old_fd: u32, old_flags: i32, old: u32, old_len: u32, new_fd: u32, new: u32, new_len: u32
+        ) => (old_fd, old_flags, (old, old_len), new_fd, (new, new_len));
+        mem path_open(
+            fd: u32, dirflags: i32, path: u32, len: u32, oflags: i32, base: u64,
+            inheriting: u64, fdflags: i32, out: u32
+        ) => (fd, dirflags, (path, len), oflags, base, inheriting, fdflags, out);
+        mem path_readlink(fd: u32, path: u32, len: u32, buf: u32, buf_len: u32, out: u32)
+            => (fd, (path, len), buf, buf_len, out);
+        mem path_remove_directory(fd: u32, path: u32, len: u32) => (fd, (path, len));
+        mem path_rename(old_fd: u32, old: u32, old_len: u32, new_fd: u32, new: u32, new_len: u32)
+            => (old_fd, (old, old_len), new_fd, (new, new_len));
+        mem path_symlink(target: u32, target_len: u32, fd: u32, path: u32, len: u32)
+            => ((target, target_len), fd, (path, len));
+        mem path_unlink_file(fd: u32, path: u32, len: u32) => (fd, (path, len));
+
+        // Sockets (none exist yet; see funcs/sock.rs). The data and result
+        // pointers are never touched.
+        ctx sock_accept(fd: u32, flags: i32, _out: u32) => (fd, flags);
+        ctx sock_recv(fd: u32, _iovs: u32, _len: u32, flags: i32, _out: u32, _oflags: u32)
+            => (fd, flags);
+        ctx sock_send(fd: u32, _iovs: u32, _len: u32, flags: i32, _out: u32) => (fd, flags);
+        ctx sock_shutdown(fd: u32, how: i32);
+    }
+
+    // The two that can end the call with a trap.
     linker.func_wrap(
         MODULE,
         "proc_exit",
@@ -158,401 +200,6 @@ pub fn add_to_linker<T: Send + 'static>(
                 c.poll_oneoff(m, subs as u32, events as u32, count as u32, nevents as u32)
             })?;
             Ok(errno(result.map_err(wasmtime::Error::new)?))
-        },
-    )?;
-
-    // Descriptors.
-    linker.func_wrap(
-        MODULE,
-        "fd_advise",
-        move |mut cx: Caller<'_, T>, fd: i32, offset: i64, len: i64, advice: i32| {
-            with_ctx(&mut cx, get, |c| {
-                c.fd_advise(fd as u32, offset as u64, len as u64, advice)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_allocate",
-        move |mut cx: Caller<'_, T>, fd: i32, offset: i64, len: i64| {
-            with_ctx(&mut cx, get, |c| {
-                c.fd_allocate(fd as u32, offset as u64, len as u64)
-            })
-        },
-    )?;
-    linker.func_wrap(MODULE, "fd_close", move |mut cx: Caller<'_, T>, fd: i32| {
-        with_ctx(&mut cx, get, |c| c.fd_close(fd as u32))
-    })?;
-    linker.func_wrap(
-        MODULE,
-        "fd_datasync",
-        move |mut cx: Caller<'_, T>, fd: i32| with_ctx(&mut cx, get, |c| c.fd_datasync(fd as u32)),
-    )?;
-    linker.func_wrap(MODULE, "fd_sync", move |mut cx: Caller<'_, T>, fd: i32| {
-        with_ctx(&mut cx, get, |c| c.fd_sync(fd as u32))
-    })?;
-    linker.func_wrap(
-        MODULE,
-        "fd_fdstat_get",
-        move |mut cx: Caller<'_, T>, fd: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_fdstat_get(m, fd as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_fdstat_set_flags",
-        move |mut cx: Caller<'_, T>, fd: i32, flags: i32| {
-            with_ctx(&mut cx, get, |c| c.fd_fdstat_set_flags(fd as u32, flags))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_fdstat_set_rights",
-        move |mut cx: Caller<'_, T>, fd: i32, base: i64, inheriting: i64| {
-            with_ctx(&mut cx, get, |c| {
-                c.fd_fdstat_set_rights(fd as u32, base as u64, inheriting as u64)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_filestat_get",
-        move |mut cx: Caller<'_, T>, fd: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_filestat_get(m, fd as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_filestat_set_size",
-        move |mut cx: Caller<'_, T>, fd: i32, size: i64| {
-            with_ctx(&mut cx, get, |c| {
-                c.fd_filestat_set_size(fd as u32, size as u64)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_filestat_set_times",
-        move |mut cx: Caller<'_, T>, fd: i32, atim: i64, mtim: i64, flags: i32| {
-            with_ctx(&mut cx, get, |c| {
-                c.fd_filestat_set_times(fd as u32, atim as u64, mtim as u64, flags)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_pread",
-        move |mut cx: Caller<'_, T>, fd: i32, iovs: i32, len: i32, offset: i64, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_pread(
-                    m,
-                    fd as u32,
-                    iovs as u32,
-                    len as u32,
-                    offset as u64,
-                    out as u32,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_pwrite",
-        move |mut cx: Caller<'_, T>, fd: i32, iovs: i32, len: i32, offset: i64, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_pwrite(
-                    m,
-                    fd as u32,
-                    iovs as u32,
-                    len as u32,
-                    offset as u64,
-                    out as u32,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_read",
-        move |mut cx: Caller<'_, T>, fd: i32, iovs: i32, len: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_read(m, fd as u32, iovs as u32, len as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_write",
-        move |mut cx: Caller<'_, T>, fd: i32, iovs: i32, len: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_write(m, fd as u32, iovs as u32, len as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_seek",
-        move |mut cx: Caller<'_, T>, fd: i32, offset: i64, whence: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_seek(m, fd as u32, offset, whence, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_tell",
-        move |mut cx: Caller<'_, T>, fd: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| c.fd_tell(m, fd as u32, out as u32))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_readdir",
-        move |mut cx: Caller<'_, T>, fd: i32, buf: i32, len: i32, cookie: i64, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_readdir(
-                    m,
-                    fd as u32,
-                    buf as u32,
-                    len as u32,
-                    cookie as u64,
-                    out as u32,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_prestat_get",
-        move |mut cx: Caller<'_, T>, fd: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_prestat_get(m, fd as u32, out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_prestat_dir_name",
-        move |mut cx: Caller<'_, T>, fd: i32, path: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.fd_prestat_dir_name(m, fd as u32, path as u32, len as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_renumber",
-        move |mut cx: Caller<'_, T>, from: i32, to: i32| {
-            with_ctx(&mut cx, get, |c| c.fd_renumber(from as u32, to as u32))
-        },
-    )?;
-
-    // Paths.
-    linker.func_wrap(
-        MODULE,
-        "path_create_directory",
-        move |mut cx: Caller<'_, T>, fd: i32, path: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_create_directory(m, fd as u32, (path as u32, len as u32))
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_filestat_get",
-        move |mut cx: Caller<'_, T>, fd: i32, flags: i32, path: i32, len: i32, out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_filestat_get(m, fd as u32, flags, (path as u32, len as u32), out as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_filestat_set_times",
-        move |mut cx: Caller<'_, T>,
-              fd: i32,
-              flags: i32,
-              path: i32,
-              len: i32,
-              atim: i64,
-              mtim: i64,
-              fst: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_filestat_set_times(
-                    m,
-                    fd as u32,
-                    flags,
-                    (path as u32, len as u32),
-                    atim as u64,
-                    mtim as u64,
-                    fst,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_link",
-        move |mut cx: Caller<'_, T>,
-              old_fd: i32,
-              old_flags: i32,
-              old: i32,
-              old_len: i32,
-              new_fd: i32,
-              new: i32,
-              new_len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_link(
-                    m,
-                    old_fd as u32,
-                    old_flags,
-                    (old as u32, old_len as u32),
-                    new_fd as u32,
-                    (new as u32, new_len as u32),
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_open",
-        move |mut cx: Caller<'_, T>,
-              fd: i32,
-              dirflags: i32,
-              path: i32,
-              len: i32,
-              oflags: i32,
-              base: i64,
-              inheriting: i64,
-              fdflags: i32,
-              out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_open(
-                    m,
-                    fd as u32,
-                    dirflags,
-                    (path as u32, len as u32),
-                    oflags,
-                    base as u64,
-                    inheriting as u64,
-                    fdflags,
-                    out as u32,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_readlink",
-        move |mut cx: Caller<'_, T>,
-              fd: i32,
-              path: i32,
-              len: i32,
-              buf: i32,
-              buf_len: i32,
-              out: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_readlink(
-                    m,
-                    fd as u32,
-                    (path as u32, len as u32),
-                    buf as u32,
-                    buf_len as u32,
-                    out as u32,
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_remove_directory",
-        move |mut cx: Caller<'_, T>, fd: i32, path: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_remove_directory(m, fd as u32, (path as u32, len as u32))
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_rename",
-        move |mut cx: Caller<'_, T>,
-              old_fd: i32,
-              old: i32,
-              old_len: i32,
-              new_fd: i32,
-              new: i32,
-              new_len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_rename(
-                    m,
-                    old_fd as u32,
-                    (old as u32, old_len as u32),
-                    new_fd as u32,
-                    (new as u32, new_len as u32),
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_symlink",
-        move |mut cx: Caller<'_, T>, target: i32, target_len: i32, fd: i32, path: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_symlink(
-                    m,
-                    (target as u32, target_len as u32),
-                    fd as u32,
-                    (path as u32, len as u32),
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "path_unlink_file",
-        move |mut cx: Caller<'_, T>, fd: i32, path: i32, len: i32| {
-            with_memory(&mut cx, get, |c, m| {
-                c.path_unlink_file(m, fd as u32, (path as u32, len as u32))
-            })
-        },
-    )?;
-
-    // Sockets (none exist yet; see funcs/sock.rs). The data and result
-    // pointers are never touched.
-    linker.func_wrap(
-        MODULE,
-        "sock_accept",
-        move |mut cx: Caller<'_, T>, fd: i32, flags: i32, _out: i32| {
-            with_ctx(&mut cx, get, |c| c.sock_accept(fd as u32, flags))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "sock_recv",
-        move |mut cx: Caller<'_, T>,
-              fd: i32,
-              _iovs: i32,
-              _len: i32,
-              flags: i32,
-              _out: i32,
-              _oflags: i32| { with_ctx(&mut cx, get, |c| c.sock_recv(fd as u32, flags)) },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "sock_send",
-        move |mut cx: Caller<'_, T>, fd: i32, _iovs: i32, _len: i32, flags: i32, _out: i32| {
-            with_ctx(&mut cx, get, |c| c.sock_send(fd as u32, flags))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "sock_shutdown",
-        move |mut cx: Caller<'_, T>, fd: i32, how: i32| {
-            with_ctx(&mut cx, get, |c| c.sock_shutdown(fd as u32, how))
         },
     )?;
     Ok(())
