@@ -276,47 +276,54 @@ unsafe fn iovecs<'a>(iov: *const iovec, iovcnt: usize) -> &'a [iovec] {
     }
 }
 
+/// Runs `io` on each buffer of an iovec array in turn, as readv/writev do:
+/// stops after a short transfer; an error counts only if nothing moved.
+///
+/// # Safety
+/// As [`iovecs`].
+unsafe fn vectored(
+    iov: *const iovec,
+    iovcnt: usize,
+    mut io: impl FnMut(&iovec) -> Result<usize, Errno>,
+) -> isize {
+    let mut total = 0;
+    // SAFETY: the caller's promise.
+    for v in unsafe { iovecs(iov, iovcnt) } {
+        match io(v) {
+            Ok(n) => {
+                total += n;
+                if n < v.iov_len {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return ret(Err(e)),
+            Err(_) => break,
+        }
+    }
+    total as isize
+}
+
 hermit_fn! {
     fn sys_readv(fd: i32, iov: *const iovec, iovcnt: usize) -> isize as readv {
-        let mut total = 0;
         // SAFETY: the ABI's contract on `iov`.
-        for v in unsafe { iovecs(iov, iovcnt) } {
-            // SAFETY: each iovec names a writable buffer.
-            let buf = unsafe { core::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len) };
-            match read(fd, buf) {
-                Ok(n) => {
-                    total += n;
-                    if n < v.iov_len {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return ret(Err(e)),
-                Err(_) => break,
-            }
+        unsafe {
+            vectored(iov, iovcnt, |v| {
+                // SAFETY: each iovec names a writable buffer.
+                read(fd, core::slice::from_raw_parts_mut(v.iov_base.cast::<u8>(), v.iov_len))
+            })
         }
-        total as isize
     }
 }
 
 hermit_fn! {
     fn sys_writev(fd: i32, iov: *const iovec, iovcnt: usize) -> isize as writev {
-        let mut total = 0;
         // SAFETY: the ABI's contract on `iov`.
-        for v in unsafe { iovecs(iov, iovcnt) } {
-            // SAFETY: each iovec names a readable buffer.
-            let data = unsafe { core::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len) };
-            match write(fd, data) {
-                Ok(n) => {
-                    total += n;
-                    if n < v.iov_len {
-                        break;
-                    }
-                }
-                Err(e) if total == 0 => return ret(Err(e)),
-                Err(_) => break,
-            }
+        unsafe {
+            vectored(iov, iovcnt, |v| {
+                // SAFETY: each iovec names a readable buffer.
+                write(fd, core::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len))
+            })
         }
-        total as isize
     }
 }
 

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, IoSlice, IoSliceMut, Read, Seek, SeekFrom, Write};
 use std::sync::{Arc, Barrier, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -251,6 +251,24 @@ fn files_through_a_scheme() {
         fs::metadata("stdtest:/dir").unwrap().is_dir(),
         "stat of a directory"
     );
+
+    // Vectored I/O (the libOS's readv/writev): several buffers per call.
+    let mut f = File::create("stdtest:/dir/v.txt").unwrap();
+    let parts = [
+        IoSlice::new(b"one "),
+        IoSlice::new(b""),
+        IoSlice::new(b"two"),
+    ];
+    assert_eq!(f.write_vectored(&parts).unwrap(), 7, "write_vectored");
+    drop(f);
+    let mut f = File::open("stdtest:/dir/v.txt").unwrap();
+    let (mut a, mut b) = ([0u8; 4], [0u8; 8]);
+    let n = f
+        .read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+        .unwrap();
+    assert_eq!((n, &a, &b[..3]), (7, b"one ", &b"two"[..]), "read_vectored");
+    drop(f);
+    fs::remove_file("stdtest:/dir/v.txt").unwrap();
 
     let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     fs::write("stdtest:/dir/big.bin", &big).unwrap();
