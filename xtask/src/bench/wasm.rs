@@ -40,6 +40,15 @@ impl Row {
     }
 }
 
+/// A row as printed: Bedrock's and Linux's times (none for the worst
+/// kernel's line), the ratio and the goal's verdict.
+struct Line {
+    label: String,
+    times: Option<(f64, f64)>,
+    ratio: f64,
+    goal: String,
+}
+
 /// The figures of both sides.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Figures {
@@ -161,40 +170,43 @@ impl Figures {
         }
     }
 
-    /// Each row as (label, Bedrock, Linux, ratio, goal verdict), then the
-    /// worst kernel's ratio (no times), which the kernels' goal is about.
-    fn lines(&self) -> Vec<(String, Option<(f64, f64)>, f64, String)> {
+    /// Each row, then the worst kernel's ratio (no times), which the
+    /// kernels' goal is about.
+    fn lines(&self) -> Vec<Line> {
         let mut lines: Vec<_> = self
             .rows
             .iter()
-            .map(|row| {
-                let goal = if row.key.starts_with("wasm_exec_") {
+            .map(|row| Line {
+                label: row.label.clone(),
+                times: Some((row.bedrock, row.linux)),
+                ratio: row.ratio(),
+                goal: if row.key.starts_with("wasm_exec_") {
                     String::new()
                 } else {
                     Self::verdict(row.ratio(), row.goal)
-                };
-                (
-                    row.label.clone(),
-                    Some((row.bedrock, row.linux)),
-                    row.ratio(),
-                    goal,
-                )
+                },
             })
             .collect();
         let worst = self.worst_exec_ratio();
-        lines.push((
-            "worst compute kernel (`wasm_exec_worst_ratio`)".to_owned(),
-            None,
-            worst,
-            Self::verdict(worst, Some(GOAL_EXEC_WORST)),
-        ));
+        lines.push(Line {
+            label: "worst compute kernel (`wasm_exec_worst_ratio`)".to_owned(),
+            times: None,
+            ratio: worst,
+            goal: Self::verdict(worst, Some(GOAL_EXEC_WORST)),
+        });
         lines
     }
 
     /// Lines for stdout.
     pub fn table(&self) -> String {
         let mut out = String::from("runtime silo in both guests (ms; ratio = Bedrock / Linux):\n");
-        for (label, times, ratio, goal) in self.lines() {
+        for Line {
+            label,
+            times,
+            ratio,
+            goal,
+        } in self.lines()
+        {
             let times = times.map_or_else(
                 || format!("{:21}", ""),
                 |(b, l)| format!("{b:>10.2} {l:>10.2}"),
@@ -216,7 +228,13 @@ impl Figures {
         out.push_str(
             "| figure | Bedrock ms | Linux ms | ratio | goal |\n|---|---:|---:|---:|---|\n",
         );
-        for (label, times, ratio, goal) in self.lines() {
+        for Line {
+            label,
+            times,
+            ratio,
+            goal,
+        } in self.lines()
+        {
             let times = times.map_or_else(|| " | ".to_owned(), |(b, l)| format!("{b:.2} | {l:.2}"));
             let _ = writeln!(out, "| {label} | {times} | {ratio:.3} | {goal} |");
         }
