@@ -3,7 +3,6 @@
 use std::io;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rustix::rand::{GetRandomFlags, getrandom};
@@ -47,21 +46,6 @@ pub(super) fn resident_memory() -> Option<u64> {
 
 pub(super) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     std::fs::read(path)
-}
-
-pub(super) fn spawn_thread<F, T>(
-    name: String,
-    stack_size: usize,
-    body: F,
-) -> io::Result<JoinHandle<T>>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(stack_size)
-        .spawn(body)
 }
 
 /// Hosted mode has no scheme namespace: the manager is served by `serve`

@@ -131,7 +131,11 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    backend::spawn_thread(name, stack_size, body)
+    // std's threads on both backends (the libOS's `sys_spawn2` on Bedrock).
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(stack_size)
+        .spawn(body)
 }
 
 #[cfg(test)]

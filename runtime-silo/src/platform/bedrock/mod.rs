@@ -9,7 +9,6 @@ mod service;
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bedrock_abi::user::syscall;
@@ -56,21 +55,6 @@ pub(super) fn resident_memory() -> Option<u64> {
     // SAFETY: `info` is a valid, writable `SiloInfo`.
     unsafe { syscall(Syscall::SiloInfo, &[&raw mut info as usize]) }.ok()?;
     Some(info.memory_bytes)
-}
-
-pub(super) fn spawn_thread<F, T>(
-    name: String,
-    stack_size: usize,
-    body: F,
-) -> io::Result<JoinHandle<T>>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(stack_size)
-        .spawn(body)
 }
 
 /// Bedrock's errno numbers are Linux's, so std can name them.
