@@ -6,6 +6,22 @@
 //! platform backend). Hosted mode uses exactly the same settings so that a
 //! test on Linux exercises the code paths that run on Bedrock, and so that
 //! hosted benchmarks are a same-code baseline.
+//!
+//! # Stopping wasm: final epoch deadlines
+//!
+//! Generated code checks the engine's epoch at every loop header and function
+//! entry; that is how a kill or a time limit stops a silo that never calls
+//! the host. Upstream wasmtime lets the check's slow path *return* into the
+//! loop (deadline callbacks may extend the deadline), and a call that may
+//! return inside every loop costs the loop its registers and Cranelift's
+//! redundant-load elimination (wasmtime issue #7244): 1.38 times the default
+//! configuration's time on the `compute` kernels. Bedrock builds wasmtime's
+//! code generator with one change (`third_party/wasmtime-internal-cranelift`,
+//! see its `BEDROCK.md`): a reached deadline is final, the slow path raises
+//! the store's error or an `Interrupt` trap and never resumes, which brings
+//! that to about 1.13. So each silo has an engine of its own, whose epoch
+//! moves only to stop it (`silo::record`), and no store may rely on
+//! `epoch_deadline_callback` continuing execution.
 
 use wasmtime::{Config, Engine, OptLevel, Strategy};
 
@@ -73,8 +89,8 @@ impl EngineOptions {
             // support from the platform; Bedrock's first backend has none, so
             // hosted mode does without as well (data segments are copied).
             .memory_init_cow(false)
-            // CPU deadlines and the kill switch: one timer thread bumps the
-            // epoch, each store decides what a tick means for it.
+            // The kill switch and time limits: advancing the epoch stops
+            // the engine's stores (deadlines are final, see above).
             .epoch_interruption(true)
             .max_wasm_stack(self.max_wasm_stack)
             .wasm_component_model(true);
@@ -146,6 +162,88 @@ mod tests {
         memory.grow(&mut store, 1023).expect("grow");
         assert_eq!(memory.data_size(&store), 64 << 20);
         assert_eq!(memory.data_ptr(&store), base);
+    }
+
+    /// Fails if wasmtime's code generator is the upstream one (the
+    /// `[patch]` in the workspace's Cargo.toml lost): a callback asking to
+    /// continue would then let the loop finish.
+    #[test]
+    fn a_reached_epoch_deadline_is_final() {
+        let engine = EngineOptions::default().build().expect("engine");
+        let module = wasmtime::Module::new(
+            &engine,
+            r#"(module (func (export "count") (param i32) (result i32)
+                   (local i32)
+                   (loop $l
+                     (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+                     (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+                   local.get 1))"#,
+        )
+        .expect("module");
+        let mut store = wasmtime::Store::new(&engine, 0u32);
+        store.epoch_deadline_callback(|mut store| {
+            *store.data_mut() += 1;
+            Ok(wasmtime::UpdateDeadline::Continue(1))
+        });
+        store.set_epoch_deadline(1);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+        let count = instance
+            .get_typed_func::<u32, u32>(&mut store, "count")
+            .expect("export");
+        assert_eq!(
+            count.call(&mut store, 1000).expect("before the deadline"),
+            1000
+        );
+        engine.increment_epoch();
+        let err = count.call(&mut store, 1000).expect_err("must stop");
+        assert_eq!(
+            err.downcast_ref::<wasmtime::Trap>(),
+            Some(&wasmtime::Trap::Interrupt)
+        );
+        // The store's own policy still ran once.
+        assert_eq!(*store.data(), 1);
+    }
+
+    /// Loops that neither call nor store must still read the epoch anew on
+    /// every iteration (the patched slow path writes the deadline back for
+    /// that, see `third_party/wasmtime-internal-cranelift/BEDROCK.md`),
+    /// including a loop after another one in the same function.
+    #[test]
+    fn loops_without_calls_or_stores_are_stopped() {
+        let engine = EngineOptions::default().build().expect("engine");
+        let module = wasmtime::Module::new(
+            &engine,
+            r#"(module
+                 (func (export "spin") (loop (br 0)))
+                 (func (export "two_loops") (local i32)
+                   (loop $a
+                     (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+                     (br_if $a (i32.lt_u (local.get 0) (i32.const 1000))))
+                   (loop $b (br $b))))"#,
+        )
+        .expect("module");
+        for name in ["spin", "two_loops"] {
+            let mut store = wasmtime::Store::new(&engine, ());
+            store.set_epoch_deadline(1);
+            let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+            let func = instance
+                .get_typed_func::<(), ()>(&mut store, name)
+                .expect("export");
+            let stopper = std::thread::spawn({
+                let engine = engine.clone();
+                move || {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    engine.increment_epoch();
+                }
+            });
+            let err = func.call(&mut store, ()).expect_err("must stop");
+            stopper.join().expect("stopper");
+            assert_eq!(
+                err.downcast_ref::<wasmtime::Trap>(),
+                Some(&wasmtime::Trap::Interrupt),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -174,6 +174,11 @@ pub enum Syscall {
     /// waits for the thread to exit (needs WAIT). Unlike `ThreadJoin` it
     /// can be repeated and works from any silo holding the handle.
     ThreadWait = 64,
+    /// `(thread handle) -> nanoseconds`: CPU time the thread has used, its
+    /// current time slice included (needs WAIT). A supervisor reads it to
+    /// enforce CPU limits on a thread busy in code that never calls it (the
+    /// runtime silo's wasm threads). `Srch` once the thread has ended.
+    ThreadCpuTime = 65,
 
     // IPC fast paths.
     /// `(port handle, label, w0, w1, w2, w3) -> 0`, with the reply in
@@ -193,7 +198,7 @@ pub enum Syscall {
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 51] = [
+    const ALL: [Syscall; 52] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -243,6 +248,7 @@ impl Syscall {
         Syscall::SiloKill,
         Syscall::ThreadHandle,
         Syscall::ThreadWait,
+        Syscall::ThreadCpuTime,
         Syscall::CallRegs,
         Syscall::ReplyWait,
     ];
@@ -300,6 +306,7 @@ impl Syscall {
             62 => Self::SiloKill,
             63 => Self::ThreadHandle,
             64 => Self::ThreadWait,
+            65 => Self::ThreadCpuTime,
             70 => Self::CallRegs,
             71 => Self::ReplyWait,
             _ => return None,

@@ -585,6 +585,12 @@ pub mod silo {
             .map(|c| c as u32 as i32)
     }
 
+    /// CPU time the thread behind `h` has used, in nanoseconds.
+    pub fn thread_cpu_time(h: u32) -> Result<u64, Errno> {
+        // SAFETY: no pointers.
+        unsafe { syscall(Syscall::ThreadCpuTime, &[h as usize]) }.map(|ns| ns as u64)
+    }
+
     /// Maps the boot archive we were given (see [`BOOT_ARCHIVE_HANDLE`])
     /// read-only and returns its bytes (page-padded with zeros, which the
     /// archive format allows after its trailer). Each call maps it again.

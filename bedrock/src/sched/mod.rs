@@ -18,7 +18,7 @@ pub mod wait;
 
 #[cfg(kernel)]
 pub use scheduler::{
-    block, create, current, current_cpu_time_ns, exit_current, idle_loop, idle_time_ns, init_cpu,
-    interrupt, join, log_state, on_timer_interrupt, preempt_point, prepare_block, schedule,
-    sleep_ns, sleep_until, spawn, spawn_with, start, wake, yield_now,
+    block, cpu_time_ns, create, current, current_cpu_time_ns, exit_current, idle_loop,
+    idle_time_ns, init_cpu, interrupt, join, log_state, on_timer_interrupt, preempt_point,
+    prepare_block, schedule, sleep_ns, sleep_until, spawn, spawn_with, start, wake, yield_now,
 };

@@ -630,18 +630,31 @@ pub fn on_timer_interrupt() {
     }
 }
 
-/// CPU time of the calling thread, its current slice included: `schedule`
-/// adds a slice only when the thread leaves the CPU, and a thread running
-/// alone on its CPU may never leave, yet its clock must advance (CPU-time
-/// deadlines are measured with it).
+/// CPU time of the calling thread, its current slice included.
 pub fn current_cpu_time_ns() -> u64 {
+    cpu_time_ns(&current())
+}
+
+/// CPU time of `thread`, its current slice included if it is on a CPU now:
+/// `schedule` adds a slice only when the thread leaves the CPU, and a thread
+/// running alone on its CPU may never leave, yet its clock must advance
+/// (CPU-time deadlines are measured with it, also from other threads).
+pub fn cpu_time_ns(thread: &Arc<Thread>) -> u64 {
     let _irq = IrqOff::new();
-    let state = CPUS[me()].lock();
-    let running = tsc::now_ns().saturating_sub(state.slice_start);
-    state
-        .current
-        .as_ref()
-        .map_or(0, |t| t.cpu_time_ns().saturating_add(running))
+    if let Some(cpu) = thread.last_cpu() {
+        let state = CPUS[cpu].lock();
+        // `schedule` adds the slice and takes `current` under this lock, so
+        // the sum below never counts a slice twice.
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, thread))
+        {
+            let running = tsc::now_ns().saturating_sub(state.slice_start);
+            return thread.cpu_time_ns().saturating_add(running);
+        }
+    }
+    thread.cpu_time_ns()
 }
 
 /// Called at the end of every interrupt: switches if a reschedule is due.

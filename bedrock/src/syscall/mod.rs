@@ -111,6 +111,7 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::SiloKill => silo::kill(silo, a[0]),
         Syscall::ThreadHandle => silo::thread_handle(silo, a[0]),
         Syscall::ThreadWait => silo::thread_wait(silo, a[0], a[1]),
+        Syscall::ThreadCpuTime => silo::thread_cpu_time(silo, a[0]),
         Syscall::PlatformMint => device::platform_mint(silo, a[0], a[1], a[2], a[3], a[4]),
         Syscall::MemPhysAddr => device::mem_phys_addr(silo, a[0]),
         Syscall::PortIn => device::port_in(silo, a[0], a[1], a[2]),

@@ -257,6 +257,14 @@ pub fn thread_handle(silo: &Arc<Silo>, id: u64) -> SysResult {
     )
 }
 
+pub fn thread_cpu_time(silo: &Silo, h: u64) -> SysResult {
+    let target = thread_of(silo, h, Rights::WAIT)?;
+    let thread = crate::silo::get(target.silo)
+        .and_then(|s| s.thread(target.id))
+        .ok_or(Errno::Srch)?;
+    Ok(crate::sched::cpu_time_ns(&thread) as usize)
+}
+
 pub fn thread_wait(silo: &Silo, h: u64, timeout_ns: u64) -> SysResult {
     let target = thread_of(silo, h, Rights::WAIT)?;
     let code = target.end.wait(deadline(timeout_ns)).ok_or_else(no_end)?;

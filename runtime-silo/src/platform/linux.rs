@@ -1,4 +1,5 @@
-//! Hosted backend: Linux, through std and rustix (no `unsafe` here).
+//! Hosted backend: Linux, through std and rustix, and libc for the one call
+//! rustix lacks (another thread's CPU clock).
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -6,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use rustix::rand::{GetRandomFlags, getrandom};
-use rustix::time::{ClockId, clock_gettime};
 
 pub(super) fn online_cpus() -> NonZeroUsize {
     // Respects sched_setaffinity and cgroup CPU quotas, unlike a raw
@@ -18,12 +18,40 @@ pub(super) fn page_size() -> usize {
     rustix::param::page_size()
 }
 
-pub(super) fn thread_cpu_time() -> Duration {
-    // A vDSO call: cheap enough to sample on every epoch tick.
-    let now = clock_gettime(ClockId::ThreadCPUTime);
-    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
-    let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
-    Duration::new(secs, nanos)
+/// A thread's CPU-time clock id, from `pthread_getcpuclockid`: on Linux it
+/// names the thread's kernel task, so any thread of the process may read it.
+#[derive(Debug)]
+pub(super) struct ThreadClock(libc::clockid_t);
+
+impl ThreadClock {
+    pub(super) fn current() -> Self {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is always valid for the calling thread and
+        // `id` is a valid place for the answer.
+        let err = unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) };
+        if err == 0 {
+            Self(id)
+        } else {
+            // Cannot fail for the calling thread; the calling thread's clock
+            // is the next best answer.
+            Self(libc::CLOCK_THREAD_CPUTIME_ID)
+        }
+    }
+
+    pub(super) fn cpu_time(&self) -> Option<Duration> {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid place for the answer; an id whose thread
+        // has ended is answered with EINVAL, not undefined behaviour.
+        if unsafe { libc::clock_gettime(self.0, &mut now) } != 0 {
+            return None;
+        }
+        let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+        let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+        Some(Duration::new(secs, nanos))
+    }
 }
 
 pub(super) fn fill_random(mut buf: &mut [u8]) -> io::Result<()> {

@@ -12,7 +12,7 @@
 //! |-----------------------|-----------------------------------------------------------------------|
 //! | [`online_cpus`]       | CPUs this process may run on (affinity and quotas applied)            |
 //! | [`page_size`]         | the virtual-memory page size, in bytes                                |
-//! | [`thread_cpu_time`]   | CPU time consumed so far by the *calling* thread                      |
+//! | [`ThreadClock`]       | a thread's CPU-time clock, taken on that thread, read from any thread |
 //! | [`fill_random`]       | fills a buffer from the OS entropy source (never a userspace PRNG)    |
 //! | [`resident_memory`]   | bytes of this process resident in RAM, if the OS can tell             |
 //! | [`spawn_thread`]      | starts a named thread with an explicit stack size                     |
@@ -79,13 +79,25 @@ pub fn page_size() -> usize {
     backend::page_size()
 }
 
-/// CPU time the calling thread has consumed since it started.
+/// The CPU-time clock of one thread: taken on that thread, read from any.
 ///
-/// This is per thread on purpose: a silo runs on its own thread, so sampling
-/// from that thread gives the silo's own CPU time without any bookkeeping of
-/// thread handles.
-pub fn thread_cpu_time() -> Duration {
-    backend::thread_cpu_time()
+/// The silo manager reads a running silo's clock from its timer thread: that
+/// is how CPU limits land while the silo's own thread is busy in wasm code
+/// (which never calls back into the runtime, see [`crate::engine`]).
+#[derive(Debug)]
+pub struct ThreadClock(backend::ThreadClock);
+
+impl ThreadClock {
+    /// The clock of the calling thread.
+    pub fn current() -> Self {
+        Self(backend::ThreadClock::current())
+    }
+
+    /// CPU time the thread has consumed since it started; once the thread
+    /// has ended, `None` (the OS forgot it).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.0.cpu_time()
+    }
 }
 
 /// Fills `buf` with bytes from the OS entropy source.
@@ -148,15 +160,44 @@ mod tests {
         assert!(page_size() >= 4096);
     }
 
-    #[test]
-    fn thread_cpu_time_advances_with_work() {
-        let before = thread_cpu_time();
+    fn spin(time: Duration) {
         let mut x = 0u64;
         let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_millis(20) {
+        while start.elapsed() < time {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
-        assert!(thread_cpu_time() > before);
+    }
+
+    #[test]
+    fn thread_cpu_time_advances_with_work() {
+        let clock = ThreadClock::current();
+        let before = clock.cpu_time().expect("own clock");
+        spin(Duration::from_millis(20));
+        assert!(clock.cpu_time().expect("own clock") > before);
+    }
+
+    #[test]
+    fn another_threads_clock_is_readable_and_is_its_own() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            tx.send(ThreadClock::current()).unwrap();
+            spin(Duration::from_millis(50));
+            // Stay alive (idle) until the reader is done.
+            let _ = done_rx.recv();
+        });
+        let clock = rx.recv().unwrap();
+        // Idle here while the worker spins: its clock must show the work.
+        std::thread::sleep(Duration::from_millis(150));
+        let seen = clock.cpu_time().expect("the worker is alive");
+        assert!(seen >= Duration::from_millis(30), "{seen:?}");
+        let mine = ThreadClock::current().cpu_time().unwrap();
+        assert!(
+            mine < seen,
+            "the reader's own time {mine:?} vs the worker's {seen:?}"
+        );
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
     }
 
     #[test]

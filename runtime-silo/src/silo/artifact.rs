@@ -1,15 +1,49 @@
 //! From deployed bytes to compiled code: text or binary, core module or
 //! component, each failure a precise [`Rejection`].
+//!
+//! Code is compiled once, by the manager's engine, and kept serialized
+//! ([`Artifact`]); each silo loads it into an engine of its own, because an
+//! engine's epoch is what stops a silo (see [`crate::engine`]) and a module
+//! belongs to one engine.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 use super::status::Rejection;
 
-/// Compiled code, ready to instantiate any number of times (cheap to clone).
+/// Compiled code as the cache keeps it: machine code and metadata serialized
+/// by the manager's engine (cheap to clone).
 #[derive(Clone)]
+pub(crate) struct Artifact {
+    encoding: Encoding,
+    image: Arc<[u8]>,
+}
+
+impl Artifact {
+    /// Loads the code into `engine` (a silo's own; same configuration as the
+    /// compiling one): a copy of the machine code, no compilation.
+    pub(crate) fn load(&self, engine: &Engine) -> Result<Compiled, Rejection> {
+        // `image` is the output of `serialize` by this process's manager
+        // engine, whose configuration every silo engine shares (wasmtime
+        // checks it again), and it never left our memory.
+        let loaded = match self.encoding {
+            Encoding::Module => {
+                // SAFETY: trusted bytes of a module, see above.
+                unsafe { Module::deserialize(engine, &self.image) }.map(Compiled::Module)
+            }
+            Encoding::Component => {
+                // SAFETY: trusted bytes of a component, see above.
+                unsafe { Component::deserialize(engine, &self.image) }.map(Compiled::Component)
+            }
+        };
+        loaded.map_err(|e| Rejection::Instantiation(format!("loading the compiled code: {e:#}")))
+    }
+}
+
+/// Compiled code loaded into a silo's engine.
 pub(crate) enum Compiled {
     /// A core module, run as a WASI preview1 command.
     Module(Module),
@@ -71,17 +105,24 @@ pub(crate) fn to_binary(input: &[u8]) -> Result<Cow<'_, [u8]>, Rejection> {
 }
 
 /// Validates and compiles `input` with Cranelift.
-pub(crate) fn compile(engine: &Engine, input: &[u8]) -> Result<Compiled, Rejection> {
+pub(crate) fn compile(engine: &Engine, input: &[u8]) -> Result<Artifact, Rejection> {
     let binary = to_binary(input)?;
     let invalid = |e: wasmtime::Error| Rejection::Invalid(format!("{e:#}"));
-    match encoding(&binary)? {
+    let encoding = encoding(&binary)?;
+    let image = match encoding {
         Encoding::Module => Module::from_binary(engine, &binary)
-            .map(Compiled::Module)
-            .map_err(invalid),
+            .map_err(invalid)?
+            .serialize(),
         Encoding::Component => Component::from_binary(engine, &binary)
-            .map(Compiled::Component)
-            .map_err(invalid),
+            .map_err(invalid)?
+            .serialize(),
     }
+    // Serializing compiled code only copies bytes out of memory.
+    .map_err(|e| Rejection::Invalid(format!("serializing the compiled code: {e:#}")))?;
+    Ok(Artifact {
+        encoding,
+        image: image.into(),
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +158,19 @@ mod tests {
             to_binary(&[0xff, 0xfe, 0x00, 0x01, 0, 0, 0, 0]),
             Err(Rejection::Malformed(m)) if m.contains("bad magic")
         ));
+    }
+
+    #[test]
+    fn compiled_code_loads_into_another_engine() {
+        let options = crate::engine::EngineOptions::default();
+        let artifact =
+            compile(&options.build().unwrap(), b"(module (func (export \"f\")))").unwrap();
+        let Ok(Compiled::Module(module)) = artifact.load(&options.build().unwrap()) else {
+            panic!("expected a module");
+        };
+        assert!(module.get_export("f").is_some());
+        // An engine of another configuration refuses it (wasmtime checks).
+        assert!(artifact.load(&wasmtime::Engine::default()).is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! binary), so a hit costs one hash. Concurrent deploys of the same bytes
 //! compile once: the first takes the entry's slot lock and compiles, the
 //! others wait on it and count as hits. The least recently used entries are
-//! evicted beyond the capacity; silos still running keep their code alive
-//! (wasmtime's `Module` and `Component` are reference counted).
+//! evicted beyond the capacity; silos still running have their own copy of
+//! the code (loaded into their own engines).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
 
-use super::artifact::Compiled;
+use super::artifact::Artifact;
 use super::status::Rejection;
 
 type Hash = [u8; 32];
-type Slot = Arc<Mutex<Option<Compiled>>>;
+type Slot = Arc<Mutex<Option<Artifact>>>;
 
 /// Counters of the manager's compiled-code cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,8 +71,8 @@ impl CodeCache {
     pub(crate) fn get_or_compile(
         &self,
         bytes: &[u8],
-        compile: impl FnOnce(&[u8]) -> Result<Compiled, Rejection>,
-    ) -> Result<Compiled, Rejection> {
+        compile: impl FnOnce(&[u8]) -> Result<Artifact, Rejection>,
+    ) -> Result<Artifact, Rejection> {
         let hash: Hash = Sha256::digest(bytes).into();
         let slot = self.slot(hash);
         let mut compiled = lock(&slot);
@@ -143,10 +143,10 @@ impl CodeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmtime::{Engine, Module};
+    use wasmtime::Engine;
 
-    fn module(engine: &Engine) -> Result<Compiled, Rejection> {
-        Ok(Compiled::Module(Module::new(engine, "(module)").unwrap()))
+    fn module(engine: &Engine) -> Result<Artifact, Rejection> {
+        super::super::artifact::compile(engine, b"(module)")
     }
 
     #[test]

@@ -13,9 +13,9 @@ use super::cache::{CacheStats, CodeCache};
 use super::logs::{DEFAULT_LOG_CAPACITY, Logs};
 use super::record::{SiloId, SiloInfo, SiloRecord};
 use super::request::DeployRequest;
-use super::runner::{self, Linkers, Runtime};
+use super::runner::{self, Runtime};
 use super::status::{ExitStatus, TrapInfo, TrapKind};
-use super::ticker::EpochTicker;
+use super::ticker::Ticker;
 use crate::engine::EngineOptions;
 use crate::platform;
 
@@ -29,7 +29,8 @@ const HOST_STACK_HEADROOM: usize = 4 << 20;
 pub struct ManagerOptions {
     /// The wasmtime engine configuration.
     pub engine: EngineOptions,
-    /// Period of the epoch timer: how late a kill or deadline may land.
+    /// Period of the timer that samples CPU clocks: how late a time limit
+    /// may land (kills land at once).
     pub tick: Duration,
     /// Bytes kept per captured stream of each silo.
     pub log_capacity: usize,
@@ -52,7 +53,7 @@ impl Default for ManagerOptions {
 /// as the silo's [`ExitStatus`]).
 #[derive(Debug)]
 pub enum ManagerError {
-    /// The engine or the host functions could not be set up.
+    /// The engine could not be set up.
     Setup(String),
     /// No silo has this id (any more).
     UnknownSilo(SiloId),
@@ -131,12 +132,11 @@ impl Manager {
     /// A manager with the given options.
     pub fn with_options(options: ManagerOptions) -> Result<Self, ManagerError> {
         let setup = |e: &dyn fmt::Display| ManagerError::Setup(e.to_string());
-        let engine = options.engine.build().map_err(|e| setup(&e))?;
-        let linkers = Linkers::new(&engine).map_err(|e| setup(&e))?;
+        let compiler = options.engine.build().map_err(|e| setup(&e))?;
         let silos: Arc<Mutex<Silos>> = Arc::default();
         // A zero period would spin the timer thread.
         let tick = options.tick.max(Duration::from_millis(1));
-        let ticker = EpochTicker::start(engine.clone(), tick, {
+        let ticker = Ticker::start(tick, {
             let silos = silos.clone();
             move || {
                 let now = Instant::now();
@@ -147,8 +147,8 @@ impl Manager {
         })
         .map_err(ManagerError::Spawn)?;
         let runtime = Runtime {
-            engine,
-            linkers,
+            options: options.engine.clone(),
+            compiler,
             cache: CodeCache::new(options.cache_capacity),
             ticker,
             memory_total: Arc::default(),
@@ -188,10 +188,10 @@ impl Manager {
             let runtime = self.runtime.clone();
             let record = record.clone();
             move || {
+                record.attach_clock();
                 let guard = FinishOnUnwind(&record);
                 let status = runner::run(&runtime, &record, request);
                 // The store is gone by now: its memory is already returned.
-                record.set_cpu_time(platform::thread_cpu_time());
                 record.finish(status);
                 std::mem::forget(guard);
             }
@@ -220,9 +220,10 @@ impl Manager {
         Ok(self.record(id)?.info())
     }
 
-    /// Asks a silo to stop. Wasm code stops within one epoch tick; a silo
-    /// inside a host call stops when the call returns; a silo not yet running
-    /// never starts. Killing a finished silo does nothing.
+    /// Stops a silo. Wasm code stops at its next loop header or function
+    /// entry; a silo asleep in a WASI call is woken; a silo inside another
+    /// host call stops when the call returns; a silo not yet running never
+    /// starts. Killing a finished silo does nothing.
     pub fn kill(&self, id: SiloId) -> Result<(), ManagerError> {
         self.record(id)?.request_kill();
         Ok(())

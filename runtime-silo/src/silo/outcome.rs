@@ -1,8 +1,8 @@
 //! How an error that ended a silo's wasm call becomes its [`ExitStatus`].
 //!
-//! wasmtime reports every way a call can end early as an error: a trap code,
-//! a host function's error (WASI's `proc_exit` is one), or the watchdog's
-//! interruption. The order of the checks is the policy: an app that exits
+//! wasmtime reports every way a call can end early as an error: a trap code
+//! (an interrupt when the manager stopped the silo) or a host function's
+//! error (WASI's `proc_exit` is one). The order of the checks is the policy: an app that exits
 //! after a refused growth exited; a kill is a kill even if memory was refused
 //! before; a trap after a refused growth is blamed on the limit, its root
 //! cause.
@@ -13,7 +13,6 @@ use wasmtime::{Trap, WasmBacktrace};
 
 use super::record::SiloRecord;
 use super::status::{ExitStatus, LimitExceeded, Rejection, TrapInfo, TrapKind};
-use super::watchdog::Interruption;
 use crate::wasi::{self, I32Exit};
 
 /// The status for an error ending the entry point (`_start` or `run`).
@@ -51,13 +50,11 @@ fn known_cause(
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Some(ExitStatus::Exited(exit.0));
     }
-    if let Some(interruption) = error.downcast_ref::<Interruption>() {
-        return Some(interruption.status());
-    }
-    // A WASI sleep woken by the kill switch or the deadline sweep.
-    if error.is::<wasi::Interrupted>()
-        && let Some(interruption) = record.interruption(Instant::now())
-    {
+    // Wasm code stopped by its epoch, or a WASI sleep woken, by the kill
+    // switch or a time limit: the record says which.
+    let interrupted =
+        error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || error.is::<wasi::Interrupted>();
+    if interrupted && let Some(interruption) = record.interruption(Instant::now()) {
         return Some(interruption.status());
     }
     if let Some(limit) = refused {

@@ -1,7 +1,11 @@
-//! What the manager knows about one silo, shared with the silo's thread.
+//! What the manager knows about one silo, shared with the silo's thread, and
+//! where its kill switch and time limits take effect.
 //!
-//! The silo's thread is the only writer of the phase and of the usage
-//! figures; the manager only reads them and raises the kill flag.
+//! The silo's thread is the only writer of the phase and of the memory
+//! figure; the manager reads them, raises the kill flag, and on every tick
+//! samples the silo thread's CPU clock ([`SiloRecord::sweep`]). Stopping a
+//! silo advances the epoch of its own engine: its wasm code traps at the
+//! next loop header or function entry (see [`crate::engine`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,10 +13,28 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use wasmtime::Engine;
+
 use super::logs::{LogBuffer, Logs};
 use super::status::{Deadline, ExitStatus};
-use super::watchdog::Interruption;
+use crate::platform::ThreadClock;
 use crate::wasi::InterruptHandle;
+
+/// Why a silo was stopped from outside its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interruption {
+    Killed,
+    Deadline(Deadline),
+}
+
+impl Interruption {
+    pub(crate) fn status(self) -> ExitStatus {
+        match self {
+            Self::Killed => ExitStatus::Killed,
+            Self::Deadline(deadline) => ExitStatus::DeadlineExceeded(deadline),
+        }
+    }
+}
 
 /// Identifies a silo within its manager; never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,8 +87,8 @@ pub struct SiloInfo {
     pub state: SiloState,
     /// Bytes of linear memory it holds now (0 once finished).
     pub memory_bytes: u64,
-    /// CPU time of its thread (compilation included), sampled every epoch
-    /// tick while it runs and exactly at the end.
+    /// CPU time of its thread (compilation included), sampled every tick
+    /// while it runs and exactly at the end.
     pub cpu_time: Duration,
 }
 
@@ -76,6 +98,13 @@ pub(crate) struct SiloRecord {
     kill: AtomicBool,
     /// The wall-clock limit and when it expires, once the silo runs.
     wall_deadline: OnceLock<(Duration, Instant)>,
+    /// The CPU-time limit and the thread's CPU time when it started.
+    cpu_limit: OnceLock<(Duration, Duration)>,
+    /// The silo thread's CPU clock, until the silo finishes.
+    clock: Mutex<Option<ThreadClock>>,
+    /// The silo's own engine while its store exists: advancing its epoch
+    /// stops the silo's wasm code.
+    engine: Mutex<Option<Engine>>,
     /// Wakes the silo out of a blocking WASI sleep, while it has one.
     interrupt: Mutex<Option<InterruptHandle>>,
     /// Linear memory bytes; written by the silo's limiter.
@@ -94,6 +123,9 @@ impl SiloRecord {
             name,
             kill: AtomicBool::new(false),
             wall_deadline: OnceLock::new(),
+            cpu_limit: OnceLock::new(),
+            clock: Mutex::new(None),
+            engine: Mutex::new(None),
             interrupt: Mutex::new(None),
             memory_bytes: Arc::default(),
             cpu_time_nanos: AtomicU64::new(0),
@@ -110,19 +142,51 @@ impl SiloRecord {
 
     pub(crate) fn request_kill(&self) {
         self.kill.store(true, Ordering::Relaxed);
-        self.wake();
+        self.stop();
     }
 
     pub(crate) fn kill_requested(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
     }
 
-    /// Starts the wall-clock limit now (the first call wins).
-    pub(crate) fn start_wall_clock(&self, limit: Duration) {
+    /// Starts sampling the calling thread's CPU clock: the silo's thread
+    /// calls this first thing.
+    pub(crate) fn attach_clock(&self) {
+        *lock(&self.clock) = Some(ThreadClock::current());
+    }
+
+    /// Samples the silo thread's CPU clock (the figure only grows).
+    pub(crate) fn sample_cpu_time(&self) -> Duration {
+        let sample = lock(&self.clock).as_ref().and_then(ThreadClock::cpu_time);
+        if let Some(cpu) = sample {
+            let nanos = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
+            self.cpu_time_nanos.fetch_max(nanos, Ordering::Relaxed);
+        }
+        Duration::from_nanos(self.cpu_time_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Starts the time limits now (the first call wins).
+    pub(crate) fn start_limits(&self, wall_time: Option<Duration>, cpu_time: Option<Duration>) {
         let now = Instant::now();
         // A limit past the end of representable time never expires.
-        if let Some(deadline) = now.checked_add(limit) {
+        if let Some(limit) = wall_time
+            && let Some(deadline) = now.checked_add(limit)
+        {
             let _ = self.wall_deadline.set((limit, deadline));
+        }
+        if let Some(limit) = cpu_time {
+            let _ = self.cpu_limit.set((limit, self.sample_cpu_time()));
+        }
+    }
+
+    /// Hands the silo's engine to the kill switch and the limits; the silo's
+    /// store must already have its epoch deadline set, so that a stop from
+    /// here on lands.
+    pub(crate) fn arm(&self, engine: &Engine) {
+        *lock(&self.engine) = Some(engine.clone());
+        // A kill or deadline that came before the engine must still land.
+        if self.interruption(Instant::now()).is_some() {
+            self.stop();
         }
     }
 
@@ -143,26 +207,41 @@ impl SiloRecord {
         }
     }
 
-    /// Whether the silo must stop now, and why.
+    /// Stops the silo wherever it is: in wasm code (its engine's epoch
+    /// passes its store's deadline) or asleep in a host call.
+    fn stop(&self) {
+        if let Some(engine) = &*lock(&self.engine) {
+            engine.increment_epoch();
+        }
+        self.wake();
+    }
+
+    /// Whether the silo must stop now, and why (CPU time as last sampled).
     pub(crate) fn interruption(&self, now: Instant) -> Option<Interruption> {
         if self.kill_requested() {
             return Some(Interruption::Killed);
         }
-        let &(limit, deadline) = self.wall_deadline.get()?;
-        (now >= deadline).then_some(Interruption::Deadline(Deadline::Wall(limit)))
-    }
-
-    /// Called by the epoch timer on every tick: wakes a silo sleeping past
-    /// its deadline so that the deadline lands.
-    pub(crate) fn sweep(&self, now: Instant) {
-        if self.interruption(now).is_some() {
-            self.wake();
+        if let Some(&(limit, deadline)) = self.wall_deadline.get()
+            && now >= deadline
+        {
+            return Some(Interruption::Deadline(Deadline::Wall(limit)));
         }
+        let &(limit, start) = self.cpu_limit.get()?;
+        let used = Duration::from_nanos(self.cpu_time_nanos.load(Ordering::Relaxed));
+        (used.saturating_sub(start) >= limit)
+            .then_some(Interruption::Deadline(Deadline::Cpu(limit)))
     }
 
-    pub(crate) fn set_cpu_time(&self, cpu: Duration) {
-        let nanos = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
-        self.cpu_time_nanos.store(nanos, Ordering::Relaxed);
+    /// Called by the manager's timer on every tick: samples the CPU clock
+    /// and stops a silo past one of its limits.
+    pub(crate) fn sweep(&self, now: Instant) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        self.sample_cpu_time();
+        if self.interruption(now).is_some() {
+            self.stop();
+        }
     }
 
     pub(crate) fn set_running(&self) {
@@ -175,6 +254,9 @@ impl SiloRecord {
     /// Records the exit status (first one wins) and wakes every waiter.
     pub(crate) fn finish(&self, status: ExitStatus) {
         lock(&self.interrupt).take();
+        self.sample_cpu_time();
+        lock(&self.clock).take();
+        lock(&self.engine).take();
         let mut state = self.state();
         if !matches!(*state, SiloState::Finished(_)) {
             *state = SiloState::Finished(status);

@@ -1,5 +1,6 @@
-//! The body of a silo's thread: load, compile (or hit the cache), instantiate
-//! in a store of its own, run the entry point, and say how it ended.
+//! The body of a silo's thread: load, compile (or hit the cache), load the
+//! code into an engine of its own, instantiate in a store of its own, run the
+//! entry point, and say how it ended.
 //!
 //! Everything that depends on the deployed code happens here, on the silo's
 //! own thread, and ends as an [`ExitStatus`]: nothing in a request can make
@@ -20,8 +21,8 @@ use super::outcome;
 use super::record::SiloRecord;
 use super::request::{DeployRequest, Limits, OutputMode, StdinSource, WasmSource};
 use super::status::{ExitStatus, Rejection};
-use super::ticker::{EpochTicker, TickerHold};
-use super::watchdog::Watchdog;
+use super::ticker::{Ticker, TickerHold};
+use crate::engine::EngineOptions;
 use crate::wasi::{self, Preopen, WasiConfig, WasiCtx};
 
 /// Store data of a core-module silo.
@@ -36,28 +37,14 @@ pub(crate) struct ComponentData {
     host: AppHost,
 }
 
-/// Host functions, defined once per manager and shared by every silo.
-pub(crate) struct Linkers {
-    command: wasmtime::Linker<CommandData>,
-    component: wasmtime::component::Linker<ComponentData>,
-}
-
-impl Linkers {
-    pub(crate) fn new(engine: &Engine) -> anyhow::Result<Self> {
-        let mut command = wasmtime::Linker::new(engine);
-        wasi::add_to_linker(&mut command, |data: &mut CommandData| &mut data.wasi)?;
-        let mut component = wasmtime::component::Linker::new(engine);
-        component::add_to_linker(&mut component, |data: &mut ComponentData| &mut data.host)?;
-        Ok(Self { command, component })
-    }
-}
-
 /// What a silo's thread needs from its manager.
 pub(crate) struct Runtime {
-    pub(crate) engine: Engine,
-    pub(crate) linkers: Linkers,
+    /// The configuration of every silo's engine.
+    pub(crate) options: EngineOptions,
+    /// Compiles for the cache; runs nothing.
+    pub(crate) compiler: Engine,
     pub(crate) cache: CodeCache,
-    pub(crate) ticker: EpochTicker,
+    pub(crate) ticker: Ticker,
     /// Linear memory of all live silos, in bytes.
     pub(crate) memory_total: Arc<AtomicU64>,
 }
@@ -83,21 +70,32 @@ pub(crate) fn run(
         Ok(bytes) => bytes,
         Err(rejection) => return ExitStatus::Rejected(rejection),
     };
-    let compiled = runtime
+    let artifact = runtime
         .cache
-        .get_or_compile(&bytes, |input| artifact::compile(&runtime.engine, input));
+        .get_or_compile(&bytes, |input| artifact::compile(&runtime.compiler, input));
     drop(bytes);
     if record.kill_requested() {
         return ExitStatus::Killed;
     }
+    // The silo's own engine: its epoch is this silo's alone, so advancing it
+    // stops this silo and no other.
+    let engine = match runtime.options.build() {
+        Ok(engine) => engine,
+        Err(e) => {
+            return ExitStatus::Rejected(Rejection::Instantiation(format!(
+                "creating the silo's engine: {e:#}"
+            )));
+        }
+    };
     let silo = Silo {
         runtime,
+        engine,
         record,
         limits,
         stdout,
         stderr,
     };
-    match compiled {
+    match artifact.and_then(|artifact| artifact.load(&silo.engine)) {
         Ok(Compiled::Module(module)) => {
             let mut argv = Vec::with_capacity(args.len() + 1);
             argv.push(name);
@@ -121,6 +119,7 @@ fn load(source: &WasmSource) -> Result<Arc<[u8]>, Rejection> {
 /// The parts of a silo that do not depend on what kind of code it runs.
 struct Silo<'a> {
     runtime: &'a Runtime,
+    engine: Engine,
     record: &'a Arc<SiloRecord>,
     limits: Limits,
     stdout: OutputMode,
@@ -140,7 +139,10 @@ impl Silo<'_> {
         if let Err(rejection) = check_command_entry(module) {
             return ExitStatus::Rejected(rejection);
         }
-        let pre = match self.runtime.linkers.command.instantiate_pre(module) {
+        let mut linker = wasmtime::Linker::new(&self.engine);
+        let linked = wasi::add_to_linker(&mut linker, |data: &mut CommandData| &mut data.wasi)
+            .and_then(|_| linker.instantiate_pre(module));
+        let pre = match linked {
             Ok(pre) => pre,
             Err(e) => return ExitStatus::Rejected(Rejection::Link(format!("{e:#}"))),
         };
@@ -163,7 +165,7 @@ impl Silo<'_> {
         };
         self.record.attach_interrupt(wasi.interrupt_handle());
         let limiter = self.limiter();
-        let mut store = Store::new(&self.runtime.engine, CommandData { limiter, wasi });
+        let mut store = Store::new(&self.engine, CommandData { limiter, wasi });
         store.limiter(|data| &mut data.limiter);
         let _ticking = self.start_clocks(&mut store);
 
@@ -190,13 +192,12 @@ impl Silo<'_> {
 
     /// A `strat9:silo/app` component: `run` is the program.
     fn run_component(&self, component: &Component) -> ExitStatus {
-        let pre = match self
-            .runtime
-            .linkers
-            .component
-            .instantiate_pre(component)
-            .and_then(AppPre::new)
-        {
+        let mut linker = wasmtime::component::Linker::new(&self.engine);
+        let linked =
+            component::add_to_linker(&mut linker, |data: &mut ComponentData| &mut data.host)
+                .and_then(|_| linker.instantiate_pre(component))
+                .and_then(AppPre::new);
+        let pre = match linked {
             Ok(pre) => pre,
             Err(e) => {
                 return ExitStatus::Rejected(Rejection::Link(format!(
@@ -207,7 +208,7 @@ impl Silo<'_> {
         let (stdout, stderr) = self.outputs();
         let limiter = self.limiter();
         let host = AppHost::new(stdout, stderr);
-        let mut store = Store::new(&self.runtime.engine, ComponentData { limiter, host });
+        let mut store = Store::new(&self.engine, ComponentData { limiter, host });
         store.limiter(|data| &mut data.limiter);
         let _ticking = self.start_clocks(&mut store);
 
@@ -249,11 +250,15 @@ impl Silo<'_> {
         (stdout, stderr)
     }
 
-    /// Starts the time limits and the ticks that enforce them, for as long as
-    /// the returned hold lives.
+    /// Arms the kill switch on `store`, starts the time limits and the ticks
+    /// that enforce them, for as long as the returned hold lives.
     fn start_clocks<T: 'static>(&self, store: &mut Store<T>) -> TickerHold {
+        // The engine's epoch only moves to stop this silo: one step past it
+        // is the end (wasmtime's default: an `Interrupt` trap).
+        store.set_epoch_deadline(1);
+        self.record.arm(&self.engine);
         let limits = &self.limits;
-        Watchdog::new(self.record.clone(), limits.wall_time, limits.cpu_time).install(store);
+        self.record.start_limits(limits.wall_time, limits.cpu_time);
         self.runtime.ticker.hold()
     }
 }

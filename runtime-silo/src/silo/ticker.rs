@@ -1,19 +1,16 @@
-//! The one timer thread of a manager: it advances the engine's epoch every
-//! tick while at least one silo runs, and sleeps otherwise.
+//! The one timer thread of a manager: it runs the manager's sweep every tick
+//! while at least one silo runs, and sleeps otherwise.
 //!
-//! Each silo's store checks the epoch at function entries and loop headers
-//! and calls its deadline callback once per tick (see `runner`), which is
-//! where kill requests and time limits take effect. So the tick period bounds
-//! how late a kill or deadline lands. On each tick the ticker also runs the
-//! manager's sweep, which wakes silos sleeping in a host call past their
-//! deadline (epoch checks only happen in wasm code).
+//! The sweep samples each running silo's CPU clock and stops the silos past
+//! a time limit (see `SiloRecord::sweep`), so the tick period bounds how late
+//! a deadline lands. Kills do not wait for it: they stop the silo at once.
+//! Silo threads never run this code: their wasm is not interrupted by ticks,
+//! only by a stop.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use wasmtime::Engine;
 
 use crate::platform;
 
@@ -36,22 +33,18 @@ impl Shared {
     }
 }
 
-pub(crate) struct EpochTicker {
+pub(crate) struct Ticker {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl EpochTicker {
+impl Ticker {
     /// Starts the timer thread; `sweep` runs after every tick.
-    pub(crate) fn start(
-        engine: Engine,
-        period: Duration,
-        sweep: impl Fn() + Send + 'static,
-    ) -> io::Result<Self> {
+    pub(crate) fn start(period: Duration, sweep: impl Fn() + Send + 'static) -> io::Result<Self> {
         let shared = Arc::new(Shared::default());
-        let thread = platform::spawn_thread("silo-epoch".into(), 256 << 10, {
+        let thread = platform::spawn_thread("silo-ticker".into(), 256 << 10, {
             let shared = shared.clone();
-            move || tick_while_needed(&shared, &engine, period, &sweep)
+            move || tick_while_needed(&shared, period, &sweep)
         })?;
         Ok(Self {
             shared,
@@ -67,7 +60,7 @@ impl EpochTicker {
     }
 }
 
-fn tick_while_needed(shared: &Shared, engine: &Engine, period: Duration, sweep: &dyn Fn()) {
+fn tick_while_needed(shared: &Shared, period: Duration, sweep: &dyn Fn()) {
     loop {
         let state = shared
             .wake
@@ -78,12 +71,11 @@ fn tick_while_needed(shared: &Shared, engine: &Engine, period: Duration, sweep: 
         }
         drop(state);
         std::thread::sleep(period);
-        engine.increment_epoch();
         sweep();
     }
 }
 
-impl Drop for EpochTicker {
+impl Drop for Ticker {
     fn drop(&mut self) {
         self.shared.state().stop = true;
         self.shared.wake.notify_one();

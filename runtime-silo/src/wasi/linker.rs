@@ -114,7 +114,7 @@ macro_rules! wasi {
 pub fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     get: fn(&mut T) -> &mut WasiCtx,
-) -> anyhow::Result<()> {
+) -> wasmtime::Result<()> {
     wasi! { linker, get;
         // Arguments and environment.
         mem args_get(argv: u32, buf: u32);

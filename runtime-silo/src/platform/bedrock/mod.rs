@@ -11,8 +11,8 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use bedrock_abi::user::syscall;
-use bedrock_abi::{ClockId, Errno, SiloInfo, Syscall};
+use bedrock_abi::user::{self, syscall};
+use bedrock_abi::{Errno, SiloInfo, Syscall};
 // The libOS defines the hermit ABI std calls; nothing names it otherwise.
 use bedrock_native_silo as _;
 
@@ -28,10 +28,30 @@ pub(super) fn page_size() -> usize {
     hooks::PAGE_SIZE
 }
 
-pub(super) fn thread_cpu_time() -> Duration {
-    // SAFETY: ClockGet reads no memory of ours.
-    let nanos = unsafe { syscall(Syscall::ClockGet, &[ClockId::ThreadCpu as usize]) };
-    Duration::from_nanos(nanos.map_or(0, |n| n as u64))
+/// A capability for one thread, from which `ThreadCpuTime` reads its clock
+/// (the running slice included); closed when the clock is dropped.
+#[derive(Debug)]
+pub(super) struct ThreadClock(Option<u32>);
+
+impl ThreadClock {
+    pub(super) fn current() -> Self {
+        // Fails only when the handle table is full: the clock then reads
+        // as ended, so CPU limits fall back to the final sample.
+        Self(user::silo::thread_handle(0).ok())
+    }
+
+    pub(super) fn cpu_time(&self) -> Option<Duration> {
+        let nanos = user::silo::thread_cpu_time(self.0?).ok()?;
+        Some(Duration::from_nanos(nanos))
+    }
+}
+
+impl Drop for ThreadClock {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0 {
+            let _ = user::ipc::close(handle);
+        }
+    }
 }
 
 pub(super) fn fill_random(mut buf: &mut [u8]) -> io::Result<()> {
