@@ -19,7 +19,7 @@
 //! code generator with one change (`third_party/wasmtime-internal-cranelift`,
 //! see its `BEDROCK.md`): a reached deadline is final, the slow path raises
 //! the store's error or an `Interrupt` trap and never resumes, which brings
-//! that to about 1.13. So each silo has an engine of its own, whose epoch
+//! that to about 1.14. So each silo has an engine of its own, whose epoch
 //! moves only to stop it (`silo::record`), and no store may rely on
 //! `epoch_deadline_callback` continuing execution.
 

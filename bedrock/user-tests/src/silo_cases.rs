@@ -236,15 +236,16 @@ extern "C" fn spinner(_: usize) -> ! {
 /// `ThreadCpuTime`: another thread's CPU time, read while it runs (its
 /// current slice counts), and `Srch` once it has ended.
 fn thread_cpu_clock() -> R {
+    let me = silo::thread_handle(0).map_err(|_| "own thread handle")?;
+    let mine_before = silo::thread_cpu_time(me).map_err(|_| "own cpu time")?;
     let tid = rt::thread_spawn(spinner, 0, 0).map_err(|_| "thread")?;
     let h = silo::thread_handle(tid).map_err(|_| "thread handle")?;
     // Sleeping here leaves a CPU to the spinner even on one CPU.
     rt::sleep_ns(100_000_000);
     let seen = silo::thread_cpu_time(h).map_err(|_| "cpu time of a live thread")?;
     check!(seen >= 30_000_000, "a thread spinning for 100 ms used less than 30 ms of CPU");
-    let me = silo::thread_handle(0).map_err(|_| "own thread handle")?;
-    let mine = silo::thread_cpu_time(me).map_err(|_| "own cpu time")?;
-    check!(mine < seen, "the sleeper used more CPU than the spinner");
+    let mine = silo::thread_cpu_time(me).map_err(|_| "own cpu time")?.saturating_sub(mine_before);
+    check!(mine < seen, "the sleeper used more CPU than the spinner meanwhile");
     check!(silo::thread_cpu_time(0xdead) == Err(Errno::BadF), "cpu time of a garbage handle");
     SPIN.store(0, Ordering::Release);
     check!(rt::thread_join(tid) == Ok(0), "spinner exit");
