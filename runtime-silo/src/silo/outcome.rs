@@ -2,10 +2,10 @@
 //!
 //! wasmtime reports every way a call can end early as an error: a trap code
 //! (an interrupt when the manager stopped the silo) or a host function's
-//! error (WASI's `proc_exit` is one). The order of the checks is the policy: an app that exits
-//! after a refused growth exited; a kill is a kill even if memory was refused
-//! before; a trap after a refused growth is blamed on the limit, its root
-//! cause.
+//! error (WASI's `proc_exit` is one). The order of the checks is the policy:
+//! an app that exits after a refused growth exited; a kill is a kill even if
+//! memory was refused before; a trap after a refused growth is blamed on the
+//! limit, its root cause.
 
 use std::time::Instant;
 
