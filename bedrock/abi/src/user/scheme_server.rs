@@ -10,6 +10,12 @@
 //! event); `READ` data goes from the handler's buffer straight into the
 //! caller's (one copy), `READ_BULK` data is written by the handler straight
 //! into memory the client maps.
+//!
+//! Decoding is kept apart from acting: [`decode`] turns a received
+//! [`Message`] into a [`Request`] (which operation, on what, with lengths
+//! clamped to [`MAX_DATA`] and the handles to let go of) without a system
+//! call, so it is tested and fuzzed on the host (`fuzz/`, target
+//! `scheme_request`); [`serve`] then carries the request out.
 
 use crate::ipc::{MAX_DATA, Message, flags};
 use crate::scheme::{
@@ -199,6 +205,160 @@ pub fn serve(port: u32, handler: &mut impl Handler) -> Result<(), Errno> {
     }
 }
 
+/// What a received message asks [`serve`] to do, decoded and checked
+/// without any system call by [`decode`]. Lengths are clamped to
+/// [`MAX_DATA`] (the receive buffer); `resource` values never have
+/// [`RESOURCE_BADGE`] set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `OPEN` on the scheme handle: the path is the first `path_len` bytes
+    /// of the data, `flags` the [`crate::scheme::open`] flags.
+    Open {
+        client: u64,
+        path_len: usize,
+        flags: u64,
+    },
+    /// `MKDIR` on the scheme handle.
+    Mkdir {
+        client: u64,
+        path_len: usize,
+    },
+    /// `UNLINK` on the scheme handle.
+    Unlink {
+        client: u64,
+        path_len: usize,
+    },
+    /// `READ` of at most `len` bytes from `offset`.
+    Read {
+        resource: u64,
+        offset: u64,
+        len: usize,
+    },
+    /// `WRITE` of the first `data_len` bytes of the data at `offset`.
+    Write {
+        resource: u64,
+        offset: u64,
+        data_len: usize,
+    },
+    Stat {
+        resource: u64,
+    },
+    /// `READDIR`: the name of entry `index`.
+    Readdir {
+        resource: u64,
+        index: u64,
+    },
+    /// `READ_BULK` (`read`) or `WRITE_BULK`: `len` bytes between `offset`
+    /// in the resource and `at` in the shared memory object; `memory` is
+    /// the object sent with the call (attached, replacing any other), or
+    /// none to use the one attached. `at + len` is checked against the
+    /// object's size when it is known, by [`serve`].
+    Bulk {
+        read: bool,
+        resource: u64,
+        memory: Option<u32>,
+        offset: u64,
+        len: u64,
+        at: u64,
+    },
+    /// `CLOSE`: the client is done with `resource`.
+    Close {
+        resource: u64,
+    },
+    /// A protocol label refused without asking the handler: sent to the
+    /// wrong kind of handle (scheme vs resource), or an `OPEN` made with
+    /// `CallRegs` (the resource handle could not reach the caller).
+    Refuse(Errno),
+    /// A label outside the protocol, for [`Handler::other`].
+    Other {
+        badge: u64,
+        label: u64,
+        words: [u64; 4],
+    },
+}
+
+/// A decoded message: the request, and the received handles it does not
+/// keep, which [`serve`] closes at once. Every received handle is either
+/// in `release` or is the `memory` of a [`Request::Bulk`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    pub request: Request,
+    pub release: &'a [u32],
+}
+
+/// Decodes and checks a received message; pure (no system call, no
+/// handler), total (any `Message` value gives a [`Decoded`], never a
+/// panic).
+pub fn decode(m: &Message) -> Decoded<'_> {
+    let data_len = (m.data_len as usize).min(MAX_DATA);
+    let on_resource = m.badge & RESOURCE_BADGE != 0;
+    let resource = m.badge & !RESOURCE_BADGE;
+    let received = &m.handles[..(m.handle_count as usize).min(m.handles.len())];
+    let client = m.badge;
+    let [w0, w1, w2, _] = m.words;
+    let request = match (m.label, on_resource) {
+        (OPEN, false) if m.flags & flags::REGISTER_CALL != 0 => Request::Refuse(Errno::Inval),
+        (OPEN, false) => Request::Open {
+            client,
+            path_len: data_len,
+            flags: w0,
+        },
+        (MKDIR, false) => Request::Mkdir {
+            client,
+            path_len: data_len,
+        },
+        (UNLINK, false) => Request::Unlink {
+            client,
+            path_len: data_len,
+        },
+        (READ, true) => Request::Read {
+            resource,
+            offset: w0,
+            len: (w1 as usize).min(MAX_DATA),
+        },
+        (WRITE, true) => Request::Write {
+            resource,
+            offset: w0,
+            data_len,
+        },
+        (STAT, true) => Request::Stat { resource },
+        (READDIR, true) => Request::Readdir {
+            resource,
+            index: w0,
+        },
+        (READ_BULK | WRITE_BULK, true) => Request::Bulk {
+            read: m.label == READ_BULK,
+            resource,
+            // Only the bulk calls keep a handle: the first one.
+            memory: received.first().copied(),
+            offset: w0,
+            len: w1,
+            at: w2,
+        },
+        (CLOSE, true) => Request::Close { resource },
+        (
+            OPEN | MKDIR | UNLINK | READ | WRITE | STAT | READDIR | READ_BULK | WRITE_BULK | CLOSE,
+            _,
+        ) => Request::Refuse(Errno::Inval),
+        (label, _) => Request::Other {
+            badge: m.badge,
+            label,
+            words: m.words,
+        },
+    };
+    let kept = usize::from(matches!(
+        request,
+        Request::Bulk {
+            memory: Some(_),
+            ..
+        }
+    ));
+    Decoded {
+        request,
+        release: &received[kept..],
+    }
+}
+
 /// What [`Server::handle`] does with a call.
 enum Answer {
     Now(Message),
@@ -234,76 +394,82 @@ impl Server {
         m: &Message,
         buf: &mut [u8; MAX_DATA],
     ) -> (Answer, Flow) {
-        let data_len = (m.data_len as usize).min(MAX_DATA);
-        let on_resource = m.badge & RESOURCE_BADGE != 0;
-        let resource = m.badge & !RESOURCE_BADGE;
-        // Only the bulk calls take a handle: any other is let go at once.
-        let bulk = matches!(m.label, READ_BULK | WRITE_BULK);
-        let memory = (m.handle_count > 0).then_some(m.handles[0]);
-        let count = (m.handle_count as usize).min(m.handles.len());
-        for &h in &m.handles[usize::from(bulk).min(count)..count] {
+        let Decoded { request, release } = decode(m);
+        for &h in release {
             let _ = ipc::close(h);
         }
-        let answer = match (m.label, on_resource) {
-            (OPEN, false) => self.open(handler, m, &buf[..data_len]),
-            (MKDIR, false) => handler
-                .mkdir(m.badge, &buf[..data_len])
+        let answer = match request {
+            Request::Open {
+                client,
+                path_len,
+                flags,
+            } => self.open(handler, client, &buf[..path_len], flags),
+            Request::Mkdir { client, path_len } => handler
+                .mkdir(client, &buf[..path_len])
                 .map(|()| words([0; 4])),
-            (UNLINK, false) => handler
-                .unlink(m.badge, &buf[..data_len])
+            Request::Unlink { client, path_len } => handler
+                .unlink(client, &buf[..path_len])
                 .map(|()| words([0; 4])),
-            (READ, true) if m.reply != 0 && handler.reads_later(resource) => {
-                let len = (m.words[1] as usize).min(MAX_DATA);
+            Request::Read {
+                resource,
+                offset,
+                len,
+            } if m.reply != 0 && handler.reads_later(resource) => {
                 let reply = Deferred {
                     reply: m.reply,
                     capacity: len,
                 };
-                handler.read_later(resource, m.words[0], len, reply);
+                handler.read_later(resource, offset, len, reply);
                 return (Answer::Later, Flow::Continue);
             }
-            (READ, true) => {
-                let len = (m.words[1] as usize).min(MAX_DATA);
-                handler
-                    .read(resource, m.words[0], &mut buf[..len])
-                    .map(|n| Message {
-                        data: buf.as_ptr() as u64,
-                        data_len: n.min(len) as u64,
-                        ..Message::default()
-                    })
-            }
-            (WRITE, true) => handler
-                .write(resource, m.words[0], &buf[..data_len])
+            Request::Read {
+                resource,
+                offset,
+                len,
+            } => handler
+                .read(resource, offset, &mut buf[..len])
+                .map(|n| Message {
+                    data: buf.as_ptr() as u64,
+                    data_len: n.min(len) as u64,
+                    ..Message::default()
+                }),
+            Request::Write {
+                resource,
+                offset,
+                data_len,
+            } => handler
+                .write(resource, offset, &buf[..data_len])
                 .map(|n| words([n as u64, 0, 0, 0])),
-            (STAT, true) => handler
+            Request::Stat { resource } => handler
                 .stat(resource)
                 .map(|s| words([s.size, s.kind, 0, 0])),
-            (READDIR, true) => handler
-                .readdir(resource, m.words[0], &mut buf[..])
+            Request::Readdir { resource, index } => handler
+                .readdir(resource, index, &mut buf[..])
                 .map(|n| Message {
                     data: buf.as_ptr() as u64,
                     data_len: n.min(MAX_DATA) as u64,
                     ..Message::default()
                 }),
-            (READ_BULK | WRITE_BULK, true) => {
-                self.bulk(handler, m.label == READ_BULK, resource, memory, m.words)
-            }
-            (CLOSE, true) => {
+            Request::Bulk {
+                read,
+                resource,
+                memory,
+                offset,
+                len,
+                at,
+            } => self.bulk(handler, read, resource, memory, [offset, len, at]),
+            Request::Close { resource } => {
                 self.detach(resource);
                 handler.close(resource);
                 Ok(words([0; 4]))
             }
-            (
-                OPEN | MKDIR | UNLINK | READ | WRITE | STAT | READDIR | READ_BULK | WRITE_BULK
-                | CLOSE,
-                _,
-            ) => {
-                if bulk && let Some(h) = memory {
-                    let _ = ipc::close(h);
-                }
-                Err(Errno::Inval)
-            }
-            (label, _) => {
-                let (result, flow) = handler.other(m.badge, label, m.words);
+            Request::Refuse(e) => Err(e),
+            Request::Other {
+                badge,
+                label,
+                words: w,
+            } => {
+                let (result, flow) = handler.other(badge, label, w);
                 return (Answer::Now(result.map_or_else(status, words)), flow);
             }
         };
@@ -313,14 +479,11 @@ impl Server {
     fn open(
         &mut self,
         handler: &mut impl Handler,
-        m: &Message,
+        client: u64,
         path: &[u8],
+        flags: u64,
     ) -> Result<Message, Errno> {
-        if m.flags & flags::REGISTER_CALL != 0 {
-            // The resource handle could not reach the caller.
-            return Err(Errno::Inval);
-        }
-        let resource = handler.open(m.badge, path, m.words[0])?;
+        let resource = handler.open(client, path, flags)?;
         if resource & RESOURCE_BADGE != 0 {
             handler.close(resource);
             return Err(Errno::Io);
@@ -344,22 +507,21 @@ impl Server {
         })
     }
 
-    /// `READ_BULK`/`WRITE_BULK`: words = [offset in the resource, length,
-    /// offset in the memory object]; a memory handle attaches (replaces)
-    /// the resource's object, none uses the one attached.
+    /// `READ_BULK`/`WRITE_BULK`: `[offset in the resource, length, offset
+    /// in the memory object]`; a memory handle attaches (replaces) the
+    /// resource's object, none uses the one attached.
     fn bulk(
         &mut self,
         handler: &mut impl Handler,
         read: bool,
         resource: u64,
         memory: Option<u32>,
-        w: [u64; 4],
+        [offset, len, at]: [u64; 3],
     ) -> Result<Message, Errno> {
         if let Some(h) = memory {
             self.attach(resource, h)?;
         }
         let a = self.find(resource).ok_or(Errno::Inval)?;
-        let [offset, len, at, _] = w;
         let end = at
             .checked_add(len)
             .filter(|&e| e <= a.size as u64)
@@ -441,4 +603,135 @@ fn release(a: Attached) {
     // once its slot is empty.
     let _ = unsafe { super::syscall(Syscall::VmUnmap, &[a.addr, a.size]) };
     let _ = ipc::close(a.handle);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::MAX_HANDLES;
+    use crate::scheme::SEEK;
+
+    fn message(label: u64, badge: u64) -> Message {
+        Message {
+            label,
+            badge,
+            words: [7, 9, 11, 13],
+            data_len: 5,
+            handles: [21, 22, 23, 24],
+            ..Message::default()
+        }
+    }
+
+    const ON_RESOURCE: u64 = RESOURCE_BADGE | 3;
+
+    #[test]
+    fn requests_by_label_and_handle_kind() {
+        let d = |m: &Message| decode(m).request;
+        assert_eq!(
+            d(&message(OPEN, 42)),
+            Request::Open {
+                client: 42,
+                path_len: 5,
+                flags: 7
+            }
+        );
+        assert_eq!(
+            d(&message(UNLINK, 42)),
+            Request::Unlink {
+                client: 42,
+                path_len: 5
+            }
+        );
+        assert_eq!(
+            d(&message(READ, ON_RESOURCE)),
+            Request::Read {
+                resource: 3,
+                offset: 7,
+                len: 9
+            }
+        );
+        assert_eq!(
+            d(&message(WRITE_BULK, ON_RESOURCE)),
+            Request::Bulk {
+                read: false,
+                resource: 3,
+                memory: None,
+                offset: 7,
+                len: 9,
+                at: 11
+            }
+        );
+        assert_eq!(
+            d(&message(CLOSE, ON_RESOURCE)),
+            Request::Close { resource: 3 }
+        );
+        // Protocol labels on the wrong kind of handle.
+        assert_eq!(
+            d(&message(OPEN, ON_RESOURCE)),
+            Request::Refuse(Errno::Inval)
+        );
+        assert_eq!(d(&message(STAT, 42)), Request::Refuse(Errno::Inval));
+        // OPEN through CallRegs cannot carry the resource handle back.
+        let mut m = message(OPEN, 42);
+        m.flags = flags::REGISTER_CALL;
+        assert_eq!(d(&m), Request::Refuse(Errno::Inval));
+        // Anything else is the handler's, on either kind of handle.
+        assert_eq!(
+            d(&message(SEEK, ON_RESOURCE)),
+            Request::Other {
+                badge: ON_RESOURCE,
+                label: SEEK,
+                words: [7, 9, 11, 13]
+            }
+        );
+    }
+
+    #[test]
+    fn lengths_are_clamped_to_the_buffer() {
+        let mut m = message(WRITE, ON_RESOURCE);
+        m.data_len = u64::MAX;
+        m.words[1] = u64::MAX;
+        assert_eq!(
+            decode(&m).request,
+            Request::Write {
+                resource: 3,
+                offset: 7,
+                data_len: MAX_DATA
+            }
+        );
+        m.label = READ;
+        assert_eq!(
+            decode(&m).request,
+            Request::Read {
+                resource: 3,
+                offset: 7,
+                len: MAX_DATA
+            }
+        );
+    }
+
+    #[test]
+    fn every_received_handle_is_kept_or_released() {
+        for count in [0, 1, 3, 4, 5, u32::MAX] {
+            let received = (count as usize).min(MAX_HANDLES);
+            let mut m = message(READ_BULK, ON_RESOURCE);
+            m.handle_count = count;
+            let bulk = decode(&m);
+            let kept = match bulk.request {
+                Request::Bulk { memory, .. } => memory,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(kept, (received > 0).then_some(21));
+            assert_eq!(
+                bulk.release,
+                &m.handles[usize::from(received > 0)..received]
+            );
+            // Not a bulk call, or a bulk call refused: nothing is kept.
+            for (label, badge) in [(STAT, ON_RESOURCE), (READ_BULK, 42), (SEEK, 42)] {
+                let mut m = message(label, badge);
+                m.handle_count = count;
+                assert_eq!(decode(&m).release, &m.handles[..received]);
+            }
+        }
+    }
 }
