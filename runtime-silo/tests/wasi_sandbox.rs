@@ -322,3 +322,213 @@ fn no_renames_or_links_across_preopens() {
     .ok("ok");
     assert!(std::fs::read_dir(other.path()).unwrap().next().is_none());
 }
+
+/// C2 of the security review: a directory descriptor must keep naming the
+/// directory it was opened on, not the path it was opened by. Each test
+/// opens a directory, moves or removes it (or its parent), plants a guest
+/// symlink at the old name leading to `outside/`, and then tries every kind
+/// of access through the old descriptor: nothing outside the preopen may be
+/// read, listed, stat'ed, created, overwritten, linked, moved or removed.
+mod wasi_stale_dir_fd_escape {
+    use super::*;
+
+    /// Attempts through `$fd`, each reported as `name=errno;` (with the
+    /// data obtained, if any) so the host can tell what leaked.
+    const ATTACK: &str = r#"
+        (i32.store (i32.const 40) (i32.const 0))
+        ;; Read the sentinel.
+        (call $print (str "read="))
+        (local.set $e (call $try_open (local.get $fd) (i32.const 0) (str "secret") (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0)))
+        (call $print_num (i64.extend_i32_u (local.get $e)))
+        (if (i32.eqz (local.get $e)) (then
+            (drop (call $read (i32.load (i32.const 240)) (i32.const 1024) (i32.const 100)))
+            (call $print (str ":"))
+            (call $print (i32.const 1024) (i32.load (i32.const 40)))))
+        ;; List the directory.
+        (call $print (str ";readdir="))
+        (local.set $e (call $fd_readdir (local.get $fd) (i32.const 2048) (i32.const 1000) (i64.const 0) (i32.const 256)))
+        (call $print_num (i64.extend_i32_u (local.get $e)))
+        (if (i32.eqz (local.get $e)) (then
+            (call $print (str ":"))
+            (call $print_num (i64.extend_i32_u (i32.load (i32.const 256))))
+            (call $print (str ":"))
+            (call $print (i32.const 2048) (i32.load (i32.const 256)))))
+        ;; Stat the sentinel and the directory itself.
+        (call $print (str ";stat="))
+        (call $print_num (i64.extend_i32_u
+            (call $path_filestat_get (local.get $fd) (i32.const 0) (str "secret") (i32.const 256))))
+        (call $print (str ";fstat="))
+        (local.set $e (call $fd_filestat_get (local.get $fd) (i32.const 512)))
+        (call $print_num (i64.extend_i32_u (local.get $e)))
+        (if (i32.eqz (local.get $e)) (then
+            (call $print (str ":"))
+            (call $print_num (i64.load (i32.const 520)))))
+        ;; Create a file and write to it.
+        (call $print (str ";create="))
+        (local.set $e (call $try_open (local.get $fd) (i32.const 0) (str "x") (i32.const 9) (i64.const 0x40) (i64.const 0) (i32.const 0)))
+        (call $print_num (i64.extend_i32_u (local.get $e)))
+        (if (i32.eqz (local.get $e)) (then
+            (drop (call $write (i32.load (i32.const 240)) (str "PWNED")))))
+        ;; Overwrite the sentinel.
+        (call $print (str ";overwrite="))
+        (local.set $e (call $try_open (local.get $fd) (i32.const 0) (str "secret") (i32.const 8) (i64.const 0x40) (i64.const 0) (i32.const 0)))
+        (call $print_num (i64.extend_i32_u (local.get $e)))
+        (if (i32.eqz (local.get $e)) (then
+            (drop (call $write (i32.load (i32.const 240)) (str "PWNED")))))
+        ;; Other entries.
+        (call $print (str ";mkdir="))
+        (call $print_num (i64.extend_i32_u (call $path_create_directory (local.get $fd) (str "evil"))))
+        (call $print (str ";symlink="))
+        (call $print_num (i64.extend_i32_u (call $path_symlink (str "secret") (local.get $fd) (str "evil_link"))))
+        ;; Pull the sentinel into the sandbox.
+        (call $print (str ";link="))
+        (call $print_num (i64.extend_i32_u
+            (call $path_link (local.get $fd) (i32.const 0) (str "secret") (i32.const 3) (str "stolen_link"))))
+        (call $print (str ";rename="))
+        (call $print_num (i64.extend_i32_u
+            (call $path_rename (local.get $fd) (str "secret") (i32.const 3) (str "stolen"))))
+        ;; Remove it.
+        (call $print (str ";unlink="))
+        (call $print_num (i64.extend_i32_u (call $path_unlink_file (local.get $fd) (str "secret"))))
+        (call $print (str ";"))
+    "#;
+
+    /// `bufused` of a listing holding only `.` and `..` (two 24-byte
+    /// headers and the names).
+    const ONLY_DOTS: usize = 24 + 1 + 24 + 2;
+
+    /// Runs `setup` (which leaves the directory to attack in `$fd`), then
+    /// [`ATTACK`]; returns what the guest reported.
+    fn attack(w: &World, setup: &str) -> String {
+        let out = run(
+            Setup::dir("/", &w.top.join("sandbox")),
+            &format!(
+                "(func (export \"_start\") (local $fd i32) (local $e i32)\n{setup}\n{ATTACK}\n(call $print (str \"ok\")))"
+            ),
+        );
+        assert_eq!(
+            out.exit,
+            Ok(0),
+            "stdout: {}\nstderr: {}",
+            out.stdout,
+            out.stderr
+        );
+        let report = out.stdout;
+        let outside_ino =
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(w.top.join("outside")).unwrap());
+        // Nothing read, listed or described from outside.
+        assert!(!report.contains("SECRET"), "read outside: {report}");
+        assert!(!report.contains("secret"), "listed outside: {report}");
+        assert!(
+            !report.contains(&format!("fstat=0:{outside_ino};")),
+            "stat'ed outside: {report}"
+        );
+        assert!(report.contains("stat=44;"), "stat'ed outside: {report}");
+        // Nothing changed outside, nothing pulled in.
+        w.assert_outside_untouched();
+        assert!(!w.top.exists("sandbox/stolen") && !w.top.exists("sandbox/stolen_link"));
+        report
+    }
+
+    fn world(tag: &str) -> World {
+        World::new(tag)
+    }
+
+    /// The review's sequence: the directory is removed and a symlink put in
+    /// its place. Like Linux, the descriptor now names an empty, deleted
+    /// directory in which nothing can be created.
+    #[test]
+    fn removed() {
+        let w = world("sbx-stale-rm");
+        let report = attack(
+            &w,
+            r#"(call $ok (call $path_create_directory (i32.const 3) (str "d")))
+               (local.set $fd (call $open (i32.const 3) (str "d") (i32.const 2) (i32.const 0)))
+               (call $ok (call $path_remove_directory (i32.const 3) (str "d")))
+               (call $ok (call $path_symlink (str "../outside") (i32.const 3) (str "d")))"#,
+        );
+        // Listing a deleted directory gives `noent` or nothing (Linux
+        // versions and filesystems differ).
+        assert!(
+            report.starts_with("read=44;readdir=44;")
+                || report.starts_with(&format!("read=44;readdir=0:{ONLY_DOTS}:")),
+            "{report}"
+        );
+        assert!(
+            report.ends_with(
+                ";create=44;overwrite=44;mkdir=44;symlink=44;link=44;rename=44;unlink=44;ok"
+            ),
+            "{report}"
+        );
+        assert_eq!(
+            std::fs::read_link(w.top.join("sandbox/d")).unwrap(),
+            std::path::Path::new("../outside")
+        );
+    }
+
+    /// The directory is renamed and a symlink planted at its old name: the
+    /// descriptor follows the directory (POSIX semantics).
+    #[test]
+    fn renamed() {
+        let w = world("sbx-stale-mv");
+        let report = attack(
+            &w,
+            r#"(call $ok (call $path_create_directory (i32.const 3) (str "d")))
+               (local.set $fd (call $open (i32.const 3) (str "d") (i32.const 2) (i32.const 0)))
+               (call $ok (call $path_rename (i32.const 3) (str "d") (i32.const 3) (str "e")))
+               (call $ok (call $path_symlink (str "../outside") (i32.const 3) (str "d")))"#,
+        );
+        assert_followed(&w, "sandbox/e", &report);
+    }
+
+    /// The directory is moved away and a ready-made symlink renamed onto
+    /// its name (the atomic swap).
+    #[test]
+    fn replaced_by_symlink() {
+        let w = world("sbx-stale-swap");
+        let report = attack(
+            &w,
+            r#"(call $ok (call $path_create_directory (i32.const 3) (str "d")))
+               (local.set $fd (call $open (i32.const 3) (str "d") (i32.const 2) (i32.const 0)))
+               (call $ok (call $path_symlink (str "../outside") (i32.const 3) (str "tmp")))
+               (call $ok (call $path_rename (i32.const 3) (str "d") (i32.const 3) (str "a/moved")))
+               (call $ok (call $path_rename (i32.const 3) (str "tmp") (i32.const 3) (str "d")))"#,
+        );
+        assert_followed(&w, "sandbox/a/moved", &report);
+    }
+
+    /// A parent of the opened directory is moved away and replaced by a
+    /// symlink, so that the descriptor's old path `p/outside` now names
+    /// the real `outside/`.
+    #[test]
+    fn parent_swapped() {
+        let w = world("sbx-stale-parent");
+        let report = attack(
+            &w,
+            r#"(call $ok (call $path_create_directory (i32.const 3) (str "p")))
+               (call $ok (call $path_create_directory (i32.const 3) (str "p/outside")))
+               (local.set $fd (call $open (i32.const 3) (str "p/outside") (i32.const 2) (i32.const 0)))
+               (call $ok (call $path_rename (i32.const 3) (str "p") (i32.const 3) (str "p2")))
+               (call $ok (call $path_symlink (str "..") (i32.const 3) (str "p")))"#,
+        );
+        assert_followed(&w, "sandbox/p2/outside", &report);
+    }
+
+    /// The descriptor followed its directory to `dir`: what the guest
+    /// created landed there, and the rest found nothing.
+    fn assert_followed(w: &World, dir: &str, report: &str) {
+        assert!(
+            report.starts_with(&format!("read=44;readdir=0:{ONLY_DOTS}:")),
+            "{report}"
+        );
+        assert!(
+            report.ends_with(
+                ";create=0;overwrite=44;mkdir=0;symlink=0;link=44;rename=44;unlink=44;ok"
+            ),
+            "{report}"
+        );
+        assert_eq!(w.top.read(&format!("{dir}/x")), "PWNED");
+        assert!(w.top.exists(&format!("{dir}/evil")));
+        assert!(w.top.exists(&format!("{dir}/evil_link")));
+    }
+}

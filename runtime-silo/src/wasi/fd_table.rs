@@ -10,10 +10,11 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 
 use super::abi::{Errno, Fdflags, Filetype, Rights, WasiResult};
-use super::fs::{DirEntry, FileHandle, FsPath, FsProvider};
+use super::fs::{DirEntry, DirHandle, FileHandle, FsProvider};
 
-/// Most descriptors one silo may have open at once. Regular files hold a
-/// host file each, so this also bounds one silo's share of host handles.
+/// Most descriptors one silo may have open at once. Regular files and
+/// directories (on the hosted provider) hold a host descriptor each, so this
+/// also bounds one silo's share of host handles.
 pub(crate) const MAX_FDS: usize = 1024;
 
 /// What a descriptor refers to.
@@ -33,15 +34,16 @@ pub(crate) struct OpenFile {
     pub filetype: Filetype,
 }
 
-/// An open directory: a position in a provider's tree.
+/// An open directory: the provider and its handle on the directory.
 ///
-/// A directory descriptor is the provider plus the resolved path of the
-/// directory, not a host handle: the sandbox is path-based (see
-/// `wasi::path`). Consequently, if the directory is renamed after it was
-/// opened, the descriptor keeps naming the old path.
+/// The handle names the directory itself, not the path it was opened by
+/// (see `wasi::fs`): if the directory is renamed, the descriptor follows it;
+/// if it is removed, the descriptor names a deleted directory; a symlink
+/// planted at its old name (or at one of its parents' names) is never
+/// followed from it.
 pub(crate) struct OpenDir {
     pub fs: Arc<dyn FsProvider>,
-    pub path: FsPath,
+    pub dir: DirHandle,
     /// The guest-visible name for preopens (`fd_prestat_*`).
     pub preopen: Option<String>,
     /// The listing `fd_readdir` pages through: taken at cookie 0 and reused

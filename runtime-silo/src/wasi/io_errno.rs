@@ -14,6 +14,14 @@ impl From<io::Error> for Errno {
     }
 }
 
+/// The hosted filesystem (`fs/host/linux.rs`) calls the host through rustix.
+#[cfg(target_os = "linux")]
+impl From<rustix::io::Errno> for Errno {
+    fn from(error: rustix::io::Errno) -> Self {
+        from_io(&io::Error::from(error))
+    }
+}
+
 /// The WASI errno for a host I/O error.
 pub(crate) fn from_io(error: &io::Error) -> Errno {
     #[cfg(any(target_os = "linux", target_os = "hermit"))]

@@ -146,10 +146,13 @@ impl WasiCtx {
                 bail!("invalid preopen guest path {guest_path:?}");
             }
             u32::try_from(guest_path.len()).context("preopen guest path too long")?;
+            let dir = fs
+                .root_dir()
+                .map_err(|e| anyhow::anyhow!("preopen {guest_path}: {e}"))?;
             fds.insert(Descriptor {
                 object: Object::Dir(OpenDir {
                     fs,
-                    path: fs::FsPath::root(),
+                    dir,
                     preopen: Some(guest_path),
                     listing: None,
                 }),

@@ -5,10 +5,16 @@
 //! (capability semantics, as in wasmtime/cap-std): a descriptor obtained by
 //! opening `sub` from a preopen cannot reach `sub/..` either.
 //!
-//! Resolution walks the path one component at a time over the provider:
+//! Resolution walks the path one component at a time over the provider,
+//! starting from the descriptor's [`DirHandle`] and descending with
+//! [`FsProvider::open_dir`] (which never follows a symlink), so it only ever
+//! asks the provider about one plain name in a directory it holds a handle
+//! on:
 //! - absolute paths are refused;
 //! - `.` and empty components (`a//b`) are skipped;
-//! - `..` pops the last resolved directory, and is refused at the root;
+//! - `..` goes back to the previous directory, and is refused at the
+//!   descriptor's directory; the host is never asked to resolve `..`: the
+//!   names walked so far are re-walked from the descriptor's handle;
 //! - every intermediate component is looked up without following; a symlink
 //!   is expanded by us (its target's components are pushed in front of the
 //!   rest of the path) so its `..`s are checked exactly like the guest's own;
@@ -27,7 +33,7 @@
 use std::collections::VecDeque;
 
 use super::abi::{Errno, Filetype, WasiResult};
-use super::fs::{FsPath, FsProvider, Metadata, is_plain_name};
+use super::fs::{DirHandle, FsPath, FsProvider, Metadata, is_plain_name};
 
 /// Symlink expansions allowed in one resolution (Linux's `MAXSYMLINKS`).
 pub(crate) const MAX_SYMLINK_EXPANSIONS: usize = 40;
@@ -40,8 +46,9 @@ pub(crate) const MAX_PATH_LEN: usize = 4096;
 /// component, and that component.
 #[derive(Debug)]
 pub(crate) struct Resolved {
-    /// The directory containing the target (already resolved, no symlinks).
-    pub parent: FsPath,
+    /// The directory containing the target (reached without following any
+    /// symlink on the host).
+    pub parent: DirHandle,
     /// The final name; `None` when the path designates `parent` itself
     /// (`.`, `a/..`, a symlink to `.`).
     pub name: Option<String>,
@@ -50,14 +57,6 @@ pub(crate) struct Resolved {
 }
 
 impl Resolved {
-    /// The full path of the target.
-    pub(crate) fn path(&self) -> FsPath {
-        match &self.name {
-            Some(name) => self.parent.join(name),
-            None => self.parent.clone(),
-        }
-    }
-
     /// The final name, for operations that create or remove a directory
     /// entry; a path naming a directory itself (`.`) gets `error`.
     pub(crate) fn entry_name(&self, error: Errno) -> WasiResult<&str> {
@@ -67,10 +66,57 @@ impl Resolved {
     /// Metadata of the target itself (not followed), `None` if it does not
     /// exist. Other lookup errors propagate.
     pub(crate) fn lookup(&self, fs: &dyn FsProvider) -> WasiResult<Option<Metadata>> {
-        match fs.metadata(&self.path()) {
+        match fs.metadata(&self.parent, self.name.as_deref()) {
             Ok(meta) => Ok(Some(meta)),
             Err(Errno::Noent) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the target, known to be a directory, as a directory handle.
+    pub(crate) fn open_dir(&self, fs: &dyn FsProvider) -> WasiResult<DirHandle> {
+        match &self.name {
+            Some(name) => fs.open_dir(&self.parent, name),
+            None => Ok(self.parent.clone()),
+        }
+    }
+}
+
+/// Where a resolution is: the directories descended into from the base (by
+/// name) and a handle on the last one.
+struct Position<'a> {
+    fs: &'a dyn FsProvider,
+    base: &'a DirHandle,
+    names: FsPath,
+    current: DirHandle,
+}
+
+impl Position<'_> {
+    fn down(&mut self, name: &str) -> WasiResult<()> {
+        self.current = self.fs.open_dir(&self.current, name)?;
+        self.names.push(name);
+        Ok(())
+    }
+
+    /// Back to the parent directory: re-walked from the base, never through
+    /// a host `..`. `perm` at the base.
+    fn up(&mut self) -> WasiResult<()> {
+        if !self.names.pop() {
+            return Err(Errno::Perm);
+        }
+        let mut current = self.base.clone();
+        for name in self.names.components() {
+            current = self.fs.open_dir(&current, name)?;
+        }
+        self.current = current;
+        Ok(())
+    }
+
+    fn resolved(self, name: Option<String>, must_be_dir: bool) -> Resolved {
+        Resolved {
+            parent: self.current,
+            name,
+            must_be_dir,
         }
     }
 }
@@ -120,7 +166,7 @@ fn split(path: &str, pending: &mut VecDeque<Component>) -> WasiResult<bool> {
 /// The result never leaves `base`.
 pub(crate) fn resolve(
     fs: &dyn FsProvider,
-    base: &FsPath,
+    base: &DirHandle,
     path: &str,
     follow_final: bool,
 ) -> WasiResult<Resolved> {
@@ -133,8 +179,12 @@ pub(crate) fn resolve(
     if path.starts_with('/') {
         return Err(Errno::Perm);
     }
-    let floor = base.depth();
-    let mut current = base.clone();
+    let mut at = Position {
+        fs,
+        base,
+        names: FsPath::root(),
+        current: base.clone(),
+    };
     let mut pending = VecDeque::new();
     let mut must_be_dir = split(path, &mut pending)?;
     let mut expansions = 0;
@@ -142,10 +192,7 @@ pub(crate) fn resolve(
     while let Some(component) = pending.pop_front() {
         let name = match component {
             Component::Parent => {
-                if current.depth() <= floor {
-                    return Err(Errno::Perm);
-                }
-                current.pop();
+                at.up()?;
                 continue;
             }
             Component::Name(name) => name,
@@ -153,22 +200,11 @@ pub(crate) fn resolve(
         debug_assert!(is_plain_name(&name));
         let last = pending.is_empty();
         if last && !follow_final {
-            return Ok(Resolved {
-                parent: current,
-                name: Some(name),
-                must_be_dir,
-            });
+            return Ok(at.resolved(Some(name), must_be_dir));
         }
-        let candidate = current.join(&name);
-        let meta = match fs.metadata(&candidate) {
+        let meta = match fs.metadata(&at.current, Some(&name)) {
             Ok(meta) => meta,
-            Err(Errno::Noent) if last => {
-                return Ok(Resolved {
-                    parent: current,
-                    name: Some(name),
-                    must_be_dir,
-                });
-            }
+            Err(Errno::Noent) if last => return Ok(at.resolved(Some(name), must_be_dir)),
             Err(e) => return Err(e),
         };
         match meta.filetype {
@@ -177,7 +213,7 @@ pub(crate) fn resolve(
                 if expansions > MAX_SYMLINK_EXPANSIONS {
                     return Err(Errno::Loop);
                 }
-                let target = fs.read_link(&candidate)?;
+                let target = fs.read_link(&at.current, &name)?;
                 if target.is_empty() {
                     return Err(Errno::Noent);
                 }
@@ -190,33 +226,12 @@ pub(crate) fn resolve(
                     must_be_dir |= target_dir;
                 }
             }
-            Filetype::Directory => {
-                if last {
-                    return Ok(Resolved {
-                        parent: current,
-                        name: Some(name),
-                        must_be_dir,
-                    });
-                }
-                current.push(&name);
-            }
-            _ => {
-                if last {
-                    return Ok(Resolved {
-                        parent: current,
-                        name: Some(name),
-                        must_be_dir,
-                    });
-                }
-                return Err(Errno::Notdir);
-            }
+            Filetype::Directory if !last => at.down(&name)?,
+            _ if last => return Ok(at.resolved(Some(name), must_be_dir)),
+            _ => return Err(Errno::Notdir),
         }
     }
-    Ok(Resolved {
-        parent: current,
-        name: None,
-        must_be_dir: true,
-    })
+    Ok(at.resolved(None, true))
 }
 
 #[cfg(test)]
@@ -252,8 +267,27 @@ mod tests {
         }
     }
 
+    /// The fake's directory handle is the path from the root.
+    fn path_of(dir: &DirHandle, name: Option<&str>) -> FsPath {
+        let mut path = dir.get::<FsPath>().expect("a Fake handle").clone();
+        if let Some(name) = name {
+            path.push(name);
+        }
+        path
+    }
+
     impl FsProvider for Fake {
-        fn metadata(&self, path: &FsPath) -> WasiResult<Metadata> {
+        fn root_dir(&self) -> WasiResult<DirHandle> {
+            Ok(DirHandle::new(FsPath::root()))
+        }
+        fn open_dir(&self, dir: &DirHandle, name: &str) -> WasiResult<DirHandle> {
+            match self.metadata(dir, Some(name))?.filetype {
+                Filetype::Directory => Ok(DirHandle::new(path_of(dir, Some(name)))),
+                _ => Err(Errno::Notdir),
+            }
+        }
+        fn metadata(&self, dir: &DirHandle, name: Option<&str>) -> WasiResult<Metadata> {
+            let path = path_of(dir, name);
             if path.is_root() {
                 return Ok(meta(Filetype::Directory));
             }
@@ -264,38 +298,49 @@ mod tests {
                 None => Err(Errno::Noent),
             }
         }
-        fn read_link(&self, path: &FsPath) -> WasiResult<String> {
+        fn read_link(&self, dir: &DirHandle, name: &str) -> WasiResult<String> {
             self.0
-                .get(&path.to_string())
+                .get(&path_of(dir, Some(name)).to_string())
                 .cloned()
                 .flatten()
                 .ok_or(Errno::Inval)
         }
-        fn open_file(&self, _: &FsPath, _: &OpenOptions) -> WasiResult<Box<dyn FileHandle>> {
+        fn open_file(
+            &self,
+            _: &DirHandle,
+            _: &str,
+            _: &OpenOptions,
+        ) -> WasiResult<Box<dyn FileHandle>> {
             Err(Errno::Notsup)
         }
-        fn read_dir(&self, _: &FsPath) -> WasiResult<Vec<DirEntry>> {
+        fn read_dir(&self, _: &DirHandle) -> WasiResult<Vec<DirEntry>> {
             Err(Errno::Notsup)
         }
-        fn create_dir(&self, _: &FsPath) -> WasiResult<()> {
+        fn create_dir(&self, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn remove_dir(&self, _: &FsPath) -> WasiResult<()> {
+        fn remove_dir(&self, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn remove_file(&self, _: &FsPath) -> WasiResult<()> {
+        fn remove_file(&self, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn rename(&self, _: &FsPath, _: &FsPath) -> WasiResult<()> {
+        fn rename(&self, _: &DirHandle, _: &str, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn hard_link(&self, _: &FsPath, _: &FsPath) -> WasiResult<()> {
+        fn hard_link(&self, _: &DirHandle, _: &str, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn symlink(&self, _: &str, _: &FsPath) -> WasiResult<()> {
+        fn symlink(&self, _: &str, _: &DirHandle, _: &str) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
-        fn set_times(&self, _: &FsPath, _: TimeChange, _: TimeChange) -> WasiResult<()> {
+        fn set_times(
+            &self,
+            _: &DirHandle,
+            _: Option<&str>,
+            _: TimeChange,
+            _: TimeChange,
+        ) -> WasiResult<()> {
             Err(Errno::Notsup)
         }
     }
@@ -317,13 +362,19 @@ mod tests {
     }
 
     fn show(r: WasiResult<Resolved>) -> Result<String, Errno> {
-        r.map(|r| format!("{}|{}", r.path(), r.must_be_dir))
+        r.map(|r| {
+            format!(
+                "{}|{}",
+                path_of(&r.parent, r.name.as_deref()),
+                r.must_be_dir
+            )
+        })
     }
 
     #[test]
     fn resolves_inside() {
         let fs = tree();
-        let root = FsPath::root();
+        let root = DirHandle::new(FsPath::root());
         assert_eq!(
             show(resolve(&fs, &root, "a/b/../f", true)),
             Ok("a/f|false".into())
@@ -358,7 +409,7 @@ mod tests {
     #[test]
     fn refuses_escapes() {
         let fs = tree();
-        let root = FsPath::root();
+        let root = DirHandle::new(FsPath::root());
         assert_eq!(show(resolve(&fs, &root, "/a", true)), Err(Errno::Perm));
         assert_eq!(show(resolve(&fs, &root, "..", true)), Err(Errno::Perm));
         assert_eq!(show(resolve(&fs, &root, "a/../..", true)), Err(Errno::Perm));
@@ -378,7 +429,9 @@ mod tests {
             Ok("out|false".into())
         );
         // A descriptor's own directory is the floor.
-        let a = FsPath::root().join("a");
+        let mut a = FsPath::root();
+        a.push("a");
+        let a = DirHandle::new(a);
         assert_eq!(show(resolve(&fs, &a, "../a", true)), Err(Errno::Perm));
         assert_eq!(show(resolve(&fs, &a, "b/..", true)), Ok("a|true".into()));
     }

@@ -3,36 +3,52 @@
 //! A provider exposes one directory tree (a preopen). It is deliberately
 //! dumb: it never sees a guest path. The WASI layer resolves every guest path
 //! itself, component by component, following symlinks with its own rules and
-//! keeping the result inside the tree (see `wasi::path`), and then calls the
-//! provider with an [`FsPath`] — a list of plain names relative to the
-//! provider's root that contains no `.`, `..`, empty component, `/` or NUL,
-//! and whose components other than possibly the last are known directories.
-//! So the sandbox is enforced in portable code, once, whatever the provider:
-//! host directories now ([`HostDir`]), the fs strate on Bedrock later.
+//! keeping the result inside the tree (see `wasi::path`).
 //!
-//! Providers must not follow a symlink in the *last* component of a path
-//! unless told (they are asked about symlinks themselves: `metadata` is an
-//! lstat, `read_link` reads one), and report failures as WASI [`Errno`]s.
+//! The contract is the POSIX `*at` model: every operation takes a
+//! [`DirHandle`] (a provider-specific handle on one directory, which a
+//! directory descriptor holds) and at most one *plain name* in it (no `.`,
+//! `..`, empty name, `/` or NUL; see [`is_plain_name`]). Walking down is
+//! [`FsProvider::open_dir`], one level at a time, and it never follows a
+//! symlink. So a provider never resolves a multi-component path and never
+//! needs to know what `..` means, and a descriptor names the directory it
+//! was opened on, not the path it was opened by: when that directory is
+//! renamed the descriptor follows it, when it is removed the descriptor
+//! names an empty deleted directory, and a symlink planted at its old name
+//! changes nothing (the review's C2: a path-based descriptor could be
+//! redirected out of the tree that way).
+//!
+//! Providers must not follow a symlink in the name they are given (they are
+//! asked about symlinks themselves: `metadata` is an lstat, `read_link`
+//! reads one), and report failures as WASI [`Errno`]s. Implementations:
+//! [`HostDir`] (a host directory; on Linux through directory file
+//! descriptors and `openat(O_NOFOLLOW)`, elsewhere by re-validating a path;
+//! see its module for what each guarantees), the fs strate on Bedrock later.
 
 mod host;
 
 pub use host::HostDir;
 
+use std::any::Any;
+use std::sync::Arc;
+
 pub use super::abi::{Errno, Filetype, WasiResult};
 
-/// A validated path relative to a provider's root; empty means the root.
+/// A list of plain names below some directory (empty: that directory).
+/// The resolver keeps the directories it walked through as one, and
+/// path-based providers use one as their directory handle.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FsPath {
     components: Vec<String>,
 }
 
 impl FsPath {
-    /// The provider's root.
+    /// The empty path: the directory itself.
     pub fn root() -> Self {
         FsPath::default()
     }
 
-    /// The names from the root down.
+    /// The names from the top down.
     pub fn components(&self) -> impl Iterator<Item = &str> {
         self.components.iter().map(String::as_str)
     }
@@ -42,15 +58,7 @@ impl FsPath {
         self.components.is_empty()
     }
 
-    /// This path with one more component. Only the resolver constructs paths,
-    /// from names it has checked with [`is_plain_name`].
-    pub(crate) fn join(&self, name: &str) -> FsPath {
-        debug_assert!(is_plain_name(name));
-        let mut components = self.components.clone();
-        components.push(name.to_owned());
-        FsPath { components }
-    }
-
+    /// Adds a component, a name checked with [`is_plain_name`].
     pub(crate) fn push(&mut self, name: &str) {
         debug_assert!(is_plain_name(name));
         self.components.push(name.to_owned());
@@ -60,10 +68,6 @@ impl FsPath {
     pub(crate) fn pop(&mut self) -> bool {
         self.components.pop().is_some()
     }
-
-    pub(crate) fn depth(&self) -> usize {
-        self.components.len()
-    }
 }
 
 impl std::fmt::Display for FsPath {
@@ -72,6 +76,35 @@ impl std::fmt::Display for FsPath {
             return f.write_str(".");
         }
         f.write_str(&self.components.join("/"))
+    }
+}
+
+/// A provider's handle on one directory, opaque to the WASI layer.
+///
+/// Directory descriptors hold one; cloning it is cheap and shares the
+/// underlying handle. A provider creates handles with [`DirHandle::new`]
+/// (from its [`FsProvider::root_dir`] and [`FsProvider::open_dir`]) and gets its
+/// own type back with [`DirHandle::get`]; the WASI layer only passes a
+/// handle to the provider that made it.
+#[derive(Clone)]
+pub struct DirHandle(Arc<dyn Any + Send + Sync>);
+
+impl DirHandle {
+    /// Wraps a provider's own directory handle.
+    pub fn new<T: Any + Send + Sync>(handle: T) -> Self {
+        DirHandle(Arc::new(handle))
+    }
+
+    /// The provider's handle, or `badf` if this handle was made by a
+    /// provider of another type.
+    pub fn get<T: Any>(&self) -> WasiResult<&T> {
+        self.0.downcast_ref().ok_or(Errno::Badf)
+    }
+}
+
+impl std::fmt::Debug for DirHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirHandle")
     }
 }
 
@@ -126,52 +159,92 @@ pub enum TimeChange {
     At(u64),
 }
 
-/// One directory tree that WASI preopens can expose. See the module docs for
-/// the guarantees paths come with.
+/// One directory tree that WASI preopens can expose. See the module docs
+/// for the model: every `name` is a plain name (providers may refuse others
+/// with `inval`), and is never followed if it is a symlink.
 pub trait FsProvider: Send + Sync {
-    /// Metadata of `path` itself (a symlink is described, not followed).
-    fn metadata(&self, path: &FsPath) -> WasiResult<Metadata>;
+    /// A handle on the tree's root (what a preopen holds).
+    fn root_dir(&self) -> WasiResult<DirHandle>;
 
-    /// Opens or creates the regular file (or other non-directory) at `path`.
-    /// The last component is known not to be a symlink at resolution time.
-    fn open_file(&self, path: &FsPath, options: &OpenOptions) -> WasiResult<Box<dyn FileHandle>>;
+    /// A handle on the directory `name` in `dir`. Must fail (`notdir` or
+    /// `loop`) if `name` is not a directory, in particular if it is a
+    /// symlink, even to a directory.
+    fn open_dir(&self, dir: &DirHandle, name: &str) -> WasiResult<DirHandle>;
 
-    /// The entries of the directory at `path`, excluding `.` and `..`.
-    fn read_dir(&self, path: &FsPath) -> WasiResult<Vec<DirEntry>>;
+    /// Metadata of `name` in `dir` (a symlink is described, not followed),
+    /// or of `dir` itself for `None`.
+    fn metadata(&self, dir: &DirHandle, name: Option<&str>) -> WasiResult<Metadata>;
+
+    /// The inode number of the parent of `dir`, for `fd_readdir`'s `..`;
+    /// `None` when `dir` is the tree's root (whose parent is outside) or the
+    /// provider cannot tell.
+    fn parent_ino(&self, _dir: &DirHandle) -> Option<u64> {
+        None
+    }
+
+    /// Opens or creates the regular file (or other non-directory) `name`.
+    /// `name` was not a symlink at resolution time; if it is one now, this
+    /// must fail rather than follow it.
+    fn open_file(
+        &self,
+        dir: &DirHandle,
+        name: &str,
+        options: &OpenOptions,
+    ) -> WasiResult<Box<dyn FileHandle>>;
+
+    /// The entries of `dir`, excluding `.` and `..`.
+    fn read_dir(&self, dir: &DirHandle) -> WasiResult<Vec<DirEntry>>;
 
     /// Creates a directory; `exist` if anything is there.
-    fn create_dir(&self, path: &FsPath) -> WasiResult<()>;
+    fn create_dir(&self, dir: &DirHandle, name: &str) -> WasiResult<()>;
 
     /// Removes an empty directory.
-    fn remove_dir(&self, path: &FsPath) -> WasiResult<()>;
+    fn remove_dir(&self, dir: &DirHandle, name: &str) -> WasiResult<()>;
 
     /// Removes a non-directory (a symlink itself, never its target).
-    fn remove_file(&self, path: &FsPath) -> WasiResult<()>;
+    fn remove_file(&self, dir: &DirHandle, name: &str) -> WasiResult<()>;
 
-    /// Renames `from` to `to`, replacing `to` as POSIX `rename` does.
-    fn rename(&self, from: &FsPath, to: &FsPath) -> WasiResult<()>;
+    /// Renames `from` in `from_dir` to `to` in `to_dir`, replacing `to` as
+    /// POSIX `rename` does.
+    fn rename(
+        &self,
+        from_dir: &DirHandle,
+        from: &str,
+        to_dir: &DirHandle,
+        to: &str,
+    ) -> WasiResult<()>;
 
-    /// Creates a hard link `new` to the existing `existing` (which is not
-    /// followed if it is a symlink).
-    fn hard_link(&self, existing: &FsPath, new: &FsPath) -> WasiResult<()>;
+    /// Creates a hard link `new` in `new_dir` to the existing `existing` in
+    /// `dir` (which is not followed if it is a symlink).
+    fn hard_link(
+        &self,
+        dir: &DirHandle,
+        existing: &str,
+        new_dir: &DirHandle,
+        new: &str,
+    ) -> WasiResult<()>;
 
-    /// Creates a symlink at `link` whose content is `target`. `target` is
-    /// stored verbatim; it is relative (the WASI layer refuses absolute ones)
-    /// and is only ever interpreted by the WASI resolver.
-    fn symlink(&self, target: &str, link: &FsPath) -> WasiResult<()>;
+    /// Creates a symlink `name` whose content is `target`. `target` is
+    /// stored verbatim; it is relative (the WASI layer refuses absolute
+    /// ones) and is only ever interpreted by the WASI resolver.
+    fn symlink(&self, target: &str, dir: &DirHandle, name: &str) -> WasiResult<()>;
 
-    /// The content of the symlink at `path` (`inval` if it is not one).
-    fn read_link(&self, path: &FsPath) -> WasiResult<String>;
+    /// The content of the symlink `name` (`inval` if it is not one).
+    fn read_link(&self, dir: &DirHandle, name: &str) -> WasiResult<String>;
 
-    /// Sets timestamps of `path` itself. The WASI layer has followed any
-    /// symlink it was asked to follow, so a symlink here means "the link
-    /// itself" (`notsup` is acceptable for that case).
-    fn set_times(&self, path: &FsPath, atim: TimeChange, mtim: TimeChange) -> WasiResult<()>;
+    /// Sets timestamps of `name` itself (a symlink is not followed;
+    /// `notsup` is acceptable for that case), or of `dir` for `None`.
+    fn set_times(
+        &self,
+        dir: &DirHandle,
+        name: Option<&str>,
+        atim: TimeChange,
+        mtim: TimeChange,
+    ) -> WasiResult<()>;
 
-    /// Flushes the directory at `path` to stable storage (for `fd_sync` on a
-    /// directory fd). The default does nothing, for providers without
-    /// durability.
-    fn sync_dir(&self, _path: &FsPath) -> WasiResult<()> {
+    /// Flushes `dir` to stable storage (for `fd_sync` on a directory fd).
+    /// The default does nothing, for providers without durability.
+    fn sync_dir(&self, _dir: &DirHandle) -> WasiResult<()> {
         Ok(())
     }
 }

@@ -37,20 +37,14 @@ impl WasiCtx {
         descriptor.rights_base.require(Rights::FD_READDIR)?;
 
         if cookie == 0 || dir.listing.is_none() {
-            let mut entries = dir.fs.read_dir(&dir.path)?;
+            let mut entries = dir.fs.read_dir(&dir.dir)?;
             entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
             dir.listing = Some(entries);
         }
-        let self_ino = dir.fs.metadata(&dir.path)?.ino;
-        let parent_ino = if dir.path.is_root() {
-            // The parent of a descriptor's root is outside the sandbox; like
-            // a filesystem root, `..` describes the directory itself.
-            self_ino
-        } else {
-            let mut parent = dir.path.clone();
-            parent.pop();
-            dir.fs.metadata(&parent).map_or(self_ino, |m| m.ino)
-        };
+        let self_ino = dir.fs.metadata(&dir.dir, None)?.ino;
+        // The parent of a tree's root is outside the sandbox; like a
+        // filesystem root, `..` then describes the directory itself.
+        let parent_ino = dir.fs.parent_ino(&dir.dir).unwrap_or(self_ino);
         let dot = |name: &str, ino| DirEntry {
             name: name.to_owned(),
             filetype: Filetype::Directory,

@@ -209,7 +209,7 @@ impl WasiCtx {
         match &mut descriptor.object {
             Object::File(file) if all => file.handle.sync_all(),
             Object::File(file) => file.handle.sync_data(),
-            Object::Dir(dir) => dir.fs.sync_dir(&dir.path),
+            Object::Dir(dir) => dir.fs.sync_dir(&dir.dir),
             Object::Stdout(out) => retry(|| out.flush()),
             Object::Stdin(_) => Err(Errno::Inval),
         }
@@ -281,7 +281,7 @@ impl WasiCtx {
         descriptor.require(Rights::FD_FILESTAT_GET)?;
         let meta = match &mut descriptor.object {
             Object::File(file) => file.handle.metadata()?,
-            Object::Dir(dir) => dir.fs.metadata(&dir.path)?,
+            Object::Dir(dir) => dir.fs.metadata(&dir.dir, None)?,
             // Nothing is known about embedder streams.
             Object::Stdin(_) | Object::Stdout(_) => Metadata {
                 filetype: Filetype::Unknown,
@@ -321,7 +321,7 @@ impl WasiCtx {
         descriptor.require(Rights::FD_FILESTAT_SET_TIMES)?;
         match &mut descriptor.object {
             Object::File(file) => file.handle.set_times(atim, mtim),
-            Object::Dir(dir) => dir.fs.set_times(&dir.path, atim, mtim),
+            Object::Dir(dir) => dir.fs.set_times(&dir.dir, None, atim, mtim),
             Object::Stdin(_) | Object::Stdout(_) => Err(Errno::Badf),
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::wasi::WasiCtx;
 use crate::wasi::abi::{Errno, Fdflags, Filetype, Lookupflags, Oflags, Rights, WasiResult, layout};
 use crate::wasi::fd_table::{Descriptor, Object, OpenDir, OpenFile};
-use crate::wasi::fs::{FsPath, FsProvider, OpenOptions};
+use crate::wasi::fs::{DirHandle, FsProvider, OpenOptions};
 use crate::wasi::memory::GuestMemory;
 use crate::wasi::path::{MAX_PATH_LEN, Resolved, has_trailing_slash, resolve};
 
@@ -31,11 +31,11 @@ fn same_provider(a: &Arc<dyn FsProvider>, b: &Arc<dyn FsProvider>) -> bool {
 }
 
 impl WasiCtx {
-    /// The provider and path of directory `fd`, which must hold `right`.
-    fn dir_for(&self, fd: u32, right: Rights) -> WasiResult<(Arc<dyn FsProvider>, FsPath)> {
+    /// The provider and handle of directory `fd`, which must hold `right`.
+    fn dir_for(&self, fd: u32, right: Rights) -> WasiResult<(Arc<dyn FsProvider>, DirHandle)> {
         let (descriptor, dir) = self.fds.dir(fd)?;
         descriptor.require(right)?;
-        Ok((Arc::clone(&dir.fs), dir.path.clone()))
+        Ok((Arc::clone(&dir.fs), dir.dir.clone()))
     }
 
     #[allow(clippy::too_many_arguments)] // the preview1 signature
@@ -86,7 +86,7 @@ impl WasiCtx {
             return Err(Errno::Mfile);
         }
         let fs = Arc::clone(&dir.fs);
-        let base = dir.path.clone();
+        let base = dir.dir.clone();
 
         let create = oflags.contains(Oflags::CREAT);
         let exclusive = create && oflags.contains(Oflags::EXCL);
@@ -95,7 +95,6 @@ impl WasiCtx {
         let follow = !exclusive
             && (lookup.contains(Lookupflags::SYMLINK_FOLLOW) || has_trailing_slash(path));
         let resolved = resolve(&*fs, &base, path, follow)?;
-        let target = resolved.path();
 
         let object = match resolved.lookup(&*fs)? {
             Some(_) if exclusive => return Err(Errno::Exist),
@@ -107,9 +106,10 @@ impl WasiCtx {
                 {
                     return Err(Errno::Isdir);
                 }
+                let dir = resolved.open_dir(&*fs)?;
                 Object::Dir(OpenDir {
                     fs,
-                    path: target,
+                    dir,
                     preopen: None,
                     listing: None,
                 })
@@ -120,7 +120,7 @@ impl WasiCtx {
                 }
                 open_file(
                     &*fs,
-                    &target,
+                    &resolved,
                     rights_base,
                     Creation::Existing,
                     oflags.contains(Oflags::TRUNC),
@@ -138,7 +138,7 @@ impl WasiCtx {
                 } else {
                     Creation::IfMissing
                 };
-                open_file(&*fs, &target, rights_base, creation, false)?
+                open_file(&*fs, &resolved, rights_base, creation, false)?
             }
         };
         let rights_base = match object {
@@ -163,11 +163,11 @@ impl WasiCtx {
         let path = mem.read_str(path.0, path.1)?;
         let (fs, base) = self.dir_for(fd, Rights::PATH_CREATE_DIRECTORY)?;
         let resolved = resolve(&*fs, &base, path, false)?;
-        resolved.entry_name(Errno::Exist)?;
+        let name = resolved.entry_name(Errno::Exist)?;
         if resolved.lookup(&*fs)?.is_some() {
             return Err(Errno::Exist);
         }
-        fs.create_dir(&resolved.path())
+        fs.create_dir(&resolved.parent, name)
     }
 
     pub(crate) fn path_filestat_get(
@@ -183,7 +183,7 @@ impl WasiCtx {
         let path = mem.read_str(path.0, path.1)?;
         let (fs, base) = self.dir_for(fd, Rights::PATH_FILESTAT_GET)?;
         let resolved = resolve_existing(&*fs, &base, path, flags)?;
-        let meta = fs.metadata(&resolved.path())?;
+        let meta = fs.metadata(&resolved.parent, resolved.name.as_deref())?;
         write_filestat(mem, out, &meta)
     }
 
@@ -203,7 +203,7 @@ impl WasiCtx {
         let path = mem.read_str(path.0, path.1)?;
         let (fs, base) = self.dir_for(fd, Rights::PATH_FILESTAT_SET_TIMES)?;
         let resolved = resolve_existing(&*fs, &base, path, flags)?;
-        fs.set_times(&resolved.path(), atim, mtim)
+        fs.set_times(&resolved.parent, resolved.name.as_deref(), atim, mtim)
     }
 
     /// Creates a hard link. With `symlink_follow` a final symlink in
@@ -233,7 +233,7 @@ impl WasiCtx {
             old_flags.contains(Lookupflags::SYMLINK_FOLLOW),
         )?;
         // Hard links to directories are not allowed (Linux: EPERM).
-        old.entry_name(Errno::Perm)?;
+        let old_name = old.entry_name(Errno::Perm)?;
         match old.lookup(&*old_fs)? {
             None => return Err(Errno::Noent),
             Some(meta) if meta.filetype == Filetype::Directory => return Err(Errno::Perm),
@@ -241,7 +241,8 @@ impl WasiCtx {
             Some(_) => {}
         }
         let new = resolve_for_creation(&*new_fs, &new_base, new_path)?;
-        new_fs.hard_link(&old.path(), &new.path())
+        let new_name = new.entry_name(Errno::Exist)?;
+        new_fs.hard_link(&old.parent, old_name, &new.parent, new_name)
     }
 
     /// Reads a symlink's content, truncated to `buf_len` like POSIX
@@ -261,13 +262,13 @@ impl WasiCtx {
         let path = mem.read_str(path.0, path.1)?;
         let (fs, base) = self.dir_for(fd, Rights::PATH_READLINK)?;
         let resolved = resolve(&*fs, &base, path, false)?;
-        resolved.entry_name(Errno::Inval)?;
+        let name = resolved.entry_name(Errno::Inval)?;
         match resolved.lookup(&*fs)? {
             None => return Err(Errno::Noent),
             Some(meta) if meta.filetype != Filetype::SymbolicLink => return Err(Errno::Inval),
             Some(_) => {}
         }
-        let target = fs.read_link(&resolved.path())?;
+        let target = fs.read_link(&resolved.parent, name)?;
         let bytes = &target.as_bytes()[..target.len().min(buf_len as usize)];
         mem.write_bytes(buf, bytes)?;
         // bytes.len() <= buf_len.
@@ -285,11 +286,11 @@ impl WasiCtx {
         let resolved = resolve(&*fs, &base, path, false)?;
         // POSIX: a final `.` or `..` is EINVAL. This also protects the
         // descriptor's own directory.
-        resolved.entry_name(Errno::Inval)?;
+        let name = resolved.entry_name(Errno::Inval)?;
         match resolved.lookup(&*fs)? {
             None => Err(Errno::Noent),
             Some(meta) if meta.filetype != Filetype::Directory => Err(Errno::Notdir),
-            Some(_) => fs.remove_dir(&resolved.path()),
+            Some(_) => fs.remove_dir(&resolved.parent, name),
         }
     }
 
@@ -311,16 +312,16 @@ impl WasiCtx {
             return Err(Errno::Xdev);
         }
         let old = resolve(&*old_fs, &old_base, old_path, false)?;
-        old.entry_name(Errno::Inval)?;
+        let old_name = old.entry_name(Errno::Inval)?;
         let new = resolve(&*new_fs, &new_base, new_path, false)?;
-        new.entry_name(Errno::Inval)?;
+        let new_name = new.entry_name(Errno::Inval)?;
         let Some(meta) = old.lookup(&*old_fs)? else {
             return Err(Errno::Noent);
         };
         if (old.must_be_dir || new.must_be_dir) && meta.filetype != Filetype::Directory {
             return Err(Errno::Notdir);
         }
-        old_fs.rename(&old.path(), &new.path())
+        old_fs.rename(&old.parent, old_name, &new.parent, new_name)
     }
 
     /// Creates a symlink. Absolute targets are refused with `perm` (as
@@ -351,7 +352,7 @@ impl WasiCtx {
             return Err(Errno::Inval);
         }
         let link = resolve_for_creation(&*fs, &base, path)?;
-        fs.symlink(target, &link.path())
+        fs.symlink(target, &link.parent, link.entry_name(Errno::Exist)?)
     }
 
     pub(crate) fn path_unlink_file(
@@ -363,12 +364,12 @@ impl WasiCtx {
         let path = mem.read_str(path.0, path.1)?;
         let (fs, base) = self.dir_for(fd, Rights::PATH_UNLINK_FILE)?;
         let resolved = resolve(&*fs, &base, path, false)?;
-        resolved.entry_name(Errno::Isdir)?;
+        let name = resolved.entry_name(Errno::Isdir)?;
         match resolved.lookup(&*fs)? {
             None => Err(Errno::Noent),
             Some(meta) if meta.filetype == Filetype::Directory => Err(Errno::Isdir),
             Some(_) if resolved.must_be_dir => Err(Errno::Notdir),
-            Some(_) => fs.remove_file(&resolved.path()),
+            Some(_) => fs.remove_file(&resolved.parent, name),
         }
     }
 }
@@ -377,13 +378,18 @@ impl WasiCtx {
 /// trailing slash), and requires a trailing-slashed path to be a directory.
 fn resolve_existing(
     fs: &dyn FsProvider,
-    base: &FsPath,
+    base: &DirHandle,
     path: &str,
     flags: Lookupflags,
 ) -> WasiResult<Resolved> {
     let follow = flags.contains(Lookupflags::SYMLINK_FOLLOW) || has_trailing_slash(path);
     let resolved = resolve(fs, base, path, follow)?;
-    if resolved.must_be_dir && fs.metadata(&resolved.path())?.filetype != Filetype::Directory {
+    if resolved.must_be_dir
+        && fs
+            .metadata(&resolved.parent, resolved.name.as_deref())?
+            .filetype
+            != Filetype::Directory
+    {
         return Err(Errno::Notdir);
     }
     Ok(resolved)
@@ -391,7 +397,7 @@ fn resolve_existing(
 
 /// Resolves the name a link is to be created at: it must not exist (not
 /// even as a dangling symlink), and a trailing slash is `noent` (Linux).
-fn resolve_for_creation(fs: &dyn FsProvider, base: &FsPath, path: &str) -> WasiResult<Resolved> {
+fn resolve_for_creation(fs: &dyn FsProvider, base: &DirHandle, path: &str) -> WasiResult<Resolved> {
     let resolved = resolve(fs, base, path, false)?;
     resolved.entry_name(Errno::Exist)?;
     if resolved.lookup(fs)?.is_some() {
@@ -419,7 +425,7 @@ enum Creation {
 /// the requested rights.
 fn open_file(
     fs: &dyn FsProvider,
-    path: &FsPath,
+    target: &Resolved,
     rights: Rights,
     creation: Creation,
     truncate: bool,
@@ -437,7 +443,9 @@ fn open_file(
     if !options.read && !options.write {
         options.read = true;
     }
-    let mut handle = fs.open_file(path, &options)?;
+    // A path naming a directory itself (`.`) never gets here: it is one.
+    let name = target.entry_name(Errno::Isdir)?;
+    let mut handle = fs.open_file(&target.parent, name, &options)?;
     let filetype = handle.metadata()?.filetype;
     if filetype == Filetype::Directory {
         // Swapped for a directory after resolution.
