@@ -11,6 +11,7 @@
 //! args = ["world"]
 //! env = { GREETING = "hi" }
 //! memory_mib = 64           # linear memory limit (default: Limits::default)
+//! file_mib = 1024           # largest file the app may write (default: Limits::default)
 //! wall_ms = 2000            # wall-clock deadline
 //! cpu_ms = 1000             # CPU-time deadline
 //! stdin = "text"
@@ -60,6 +61,7 @@ pub struct App {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub memory_mib: Option<u64>,
+    pub file_mib: Option<u64>,
     pub wall_ms: Option<u64>,
     pub cpu_ms: Option<u64>,
     pub stdin: Option<String>,
@@ -78,7 +80,7 @@ const TAGS: [&str; 7] = [
 impl Manifest {
     /// Parses and checks a manifest: TOML syntax and types, no unknown
     /// keys, at least one app, unique non-empty names, known `expect` tags
-    /// and a memory limit that fits in bytes.
+    /// and memory and file limits that fit in bytes.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
         if manifest.apps.is_empty() {
@@ -116,7 +118,7 @@ impl App {
     }
 
     /// Checks what TOML types cannot: the name, `expect`'s tag and that the
-    /// memory limit fits in bytes.
+    /// memory and file limits fit in bytes.
     fn validate(&self) -> Result<(), String> {
         if self.name.is_empty() || self.name.contains(char::is_whitespace) {
             return Err(format!(
@@ -133,11 +135,10 @@ impl App {
                 TAGS.join(", ")
             ));
         }
-        if self
-            .memory_mib
-            .is_some_and(|mib| mib.checked_mul(1 << 20).is_none())
-        {
-            return Err(format!("app {}: memory_mib is too large", self.name));
+        for (key, mib) in [("memory_mib", self.memory_mib), ("file_mib", self.file_mib)] {
+            if mib.is_some_and(|mib| mib.checked_mul(1 << 20).is_none()) {
+                return Err(format!("app {}: {key} is too large", self.name));
+            }
         }
         Ok(())
     }
@@ -151,6 +152,9 @@ impl App {
         let mut limits = Limits::default();
         if let Some(mib) = self.memory_mib {
             limits.memory_bytes = mib << 20;
+        }
+        if let Some(mib) = self.file_mib {
+            limits.file_bytes = mib << 20;
         }
         limits.wall_time = self.wall_ms.map(Duration::from_millis);
         limits.cpu_time = self.cpu_ms.map(Duration::from_millis);
@@ -282,6 +286,7 @@ mod tests {
             args = ["a", "b c"]
             env = { GREETING = "hi" }
             memory_mib = 16
+            file_mib = 2
             wall_ms = 500
             cpu_ms = 100
             stdin = "in"
@@ -297,6 +302,7 @@ mod tests {
         assert_eq!(app.env.get("GREETING").map(String::as_str), Some("hi"));
         let request = app.request();
         assert_eq!(request.limits.memory_bytes, 16 << 20);
+        assert_eq!(request.limits.file_bytes, 2 << 20);
         assert_eq!(request.limits.wall_time, Some(Duration::from_millis(500)));
         assert_eq!(request.limits.cpu_time, Some(Duration::from_millis(100)));
         assert!(app.after_previous);
@@ -327,6 +333,10 @@ mod tests {
             (
                 "[[app]]\nname = \"a\"\nwasm = \"/a\"\nmemory_mib = 99999999999999",
                 "too large",
+            ),
+            (
+                "[[app]]\nname = \"a\"\nwasm = \"/a\"\nfile_mib = 99999999999999",
+                "file_mib is too large",
             ),
             ("[[app]\nname = 1", "TOML parse error"),
         ] {

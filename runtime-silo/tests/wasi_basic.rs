@@ -104,6 +104,7 @@ fn context_rejects_unrepresentable_config() {
         stdin: Box::new(std::io::empty()),
         stdout: Box::new(std::io::sink()),
         stderr: Box::new(std::io::sink()),
+        max_file_size: runtime_silo::wasi::DEFAULT_MAX_FILE_SIZE,
     };
     assert!(WasiCtx::new(config(vec!["a\0b".into()], vec![])).is_err());
     assert!(WasiCtx::new(config(vec![], vec![("A=B".into(), "1".into())])).is_err());
@@ -330,7 +331,9 @@ fn poll_errors() {
            (call $expect (call $poll_oneoff (i32.const 131040) (i32.const 2048) (i32.const 1) (i32.const 256)) (i32.const 21))
            (call $expect (call $poll_oneoff (i32.const 1024) (i32.const 131060) (i32.const 1) (i32.const 256)) (i32.const 21))
            (call $expect (call $poll_oneoff (i32.const 1024) (i32.const 2048) (i32.const 1) (i32.const -1)) (i32.const 21))
-           (call $expect (call $poll_oneoff (i32.const 1024) (i32.const 2048) (i32.const 0x10000000) (i32.const 256)) (i32.const 21))"#,
+           (call $expect (call $poll_oneoff (i32.const 1024) (i32.const 2048) (i32.const 4096) (i32.const 256)) (i32.const 21))
+           ;; More than MAX_SUBSCRIPTIONS: inval, before the arrays are looked at.
+           (call $expect (call $poll_oneoff (i32.const 1024) (i32.const 2048) (i32.const 0x10000000) (i32.const 256)) (i32.const 28))"#,
     )
     .ok("ok");
 }
@@ -353,6 +356,7 @@ fn poll_sleep_is_interruptible() {
         stdin: Box::new(std::io::empty()),
         stdout: Box::new(std::io::sink()),
         stderr: Box::new(std::io::sink()),
+        max_file_size: runtime_silo::wasi::DEFAULT_MAX_FILE_SIZE,
     })
     .unwrap();
     let handle = ctx.interrupt_handle();
@@ -576,4 +580,35 @@ fn errno_constants_match_the_library() {
     ] {
         assert_eq!(value, i32::from(errno.raw()));
     }
+}
+
+/// Review L8: the host memory `poll_oneoff` uses is proportional to the
+/// subscription count, so counts above `MAX_SUBSCRIPTIONS` (4096) are
+/// refused with `inval` before anything is read or allocated, whatever
+/// memory the guest has; 4096 still works.
+#[test]
+fn poll_oneoff_huge_subscription_counts() {
+    assert_eq!(runtime_silo::wasi::MAX_SUBSCRIPTIONS, 4096);
+    poll(
+        r#"(local $i i32)
+           ;; 10 pages: 4097 subscriptions (48 bytes) at 128 KiB, events (32) at 384 KiB.
+           (call $expect (memory.grow (i32.const 8)) (i32.const 2))
+           (loop $fill
+             (call $sub_clock (i32.add (i32.const 131072) (i32.mul (local.get $i) (i32.const 48)))
+               (i64.extend_i32_u (local.get $i)) (i32.const 1) (i64.const 0) (i32.const 0))
+             (local.set $i (i32.add (local.get $i) (i32.const 1)))
+             (br_if $fill (i32.le_u (local.get $i) (i32.const 4096))))
+           ;; All of them already expired: 4096 events.
+           (call $ok (call $poll_oneoff (i32.const 131072) (i32.const 393216) (i32.const 4096) (i32.const 256)))
+           (call $expect (i32.load (i32.const 256)) (i32.const 4096))
+           (call $expect64 (i64.load (i32.const 524256)) (i64.const 4095))
+           ;; One more, fully in bounds: refused.
+           (i32.store (i32.const 256) (i32.const 12345))
+           (call $expect (call $poll_oneoff (i32.const 131072) (i32.const 393216) (i32.const 4097) (i32.const 256)) (i32.const 28))
+           (call $expect (i32.load (i32.const 256)) (i32.const 12345))
+           ;; Counts the old code would have allocated for (or faulted on).
+           (call $expect (call $poll_oneoff (i32.const 0) (i32.const 0) (i32.const 0x01000000) (i32.const 256)) (i32.const 28))
+           (call $expect (call $poll_oneoff (i32.const 0) (i32.const 0) (i32.const -1) (i32.const 256)) (i32.const 28))"#,
+    )
+    .ok("ok");
 }

@@ -682,3 +682,66 @@ fn descriptor_limit_is_mfile() {
     )
     .ok("1020");
 }
+
+/// Review L8: a guest cannot make a host file larger than the silo's
+/// `max_file_size` (here 1000 bytes), sparse or not: `fbig` (22), and a
+/// write that crosses the limit is cut short there.
+#[test]
+fn file_size_limit_is_efbig() {
+    let dir = TempDir::new("fbig");
+    let setup = Setup {
+        max_file_size: Some(1000),
+        ..Setup::dir("/sandbox", dir.path())
+    };
+    run(
+        setup,
+        r#"(func (export "_start") (local $fd i32)
+           (local.set $fd (call $open (i32.const 3) (str "f") (i32.const 1) (i32.const 0)))
+           ;; The size bombs.
+           (call $expect (call $fd_allocate (local.get $fd) (i64.const 0) (i64.const 0x7fffffffffffffff)) (i32.const 22))
+           (call $expect (call $fd_allocate (local.get $fd) (i64.const 1) (i64.const 1000)) (i32.const 22))
+           (call $expect (call $fd_filestat_set_size (local.get $fd) (i64.const 0x7fffffffffffffff)) (i32.const 22))
+           (call $expect (call $fd_filestat_set_size (local.get $fd) (i64.const 1001)) (i32.const 22))
+           (call $ok (call $fd_filestat_set_size (local.get $fd) (i64.const 1000)))
+           (call $ok (call $fd_filestat_set_size (local.get $fd) (i64.const 0)))
+           (call $ok (call $fd_allocate (local.get $fd) (i64.const 0) (i64.const 1000)))
+           ;; Writes: 1500 bytes from 0 write 1000, the next write nothing.
+           (call $ok (call $write (local.get $fd) (i32.const 1024) (i32.const 1500)))
+           (call $expect (i32.load (i32.const 24)) (i32.const 1000))
+           (call $expect (call $write (local.get $fd) (i32.const 1024) (i32.const 1)) (i32.const 22))
+           ;; Positional writes, and a write far away after a seek.
+           (i32.store (i32.const 16) (i32.const 1024))
+           (i32.store (i32.const 20) (i32.const 10))
+           (call $ok (call $fd_pwrite (local.get $fd) (i32.const 16) (i32.const 1) (i64.const 995) (i32.const 24)))
+           (call $expect (i32.load (i32.const 24)) (i32.const 5))
+           (call $expect (call $fd_pwrite (local.get $fd) (i32.const 16) (i32.const 1) (i64.const 0x4000000000000000) (i32.const 24)) (i32.const 22))
+           (call $ok (call $fd_seek (local.get $fd) (i64.const 0x100000000) (i32.const 0) (i32.const 256)))
+           (call $expect (call $write (local.get $fd) (i32.const 1024) (i32.const 1)) (i32.const 22))
+           ;; Below the limit, everything still works ($write reused 16-23).
+           (i32.store (i32.const 20) (i32.const 10))
+           (call $ok (call $fd_pwrite (local.get $fd) (i32.const 16) (i32.const 1) (i64.const 0) (i32.const 24)))
+           (call $expect (i32.load (i32.const 24)) (i32.const 10))
+           (call $print (str "ok")))"#,
+    )
+    .ok("ok");
+    let meta = std::fs::metadata(dir.join("f")).unwrap();
+    assert_eq!(meta.len(), 1000);
+    assert!(meta.blocks() * 512 <= 64 * 1024, "{} blocks", meta.blocks());
+}
+
+/// The default limit (1 GiB) applies without configuration.
+#[test]
+fn default_file_size_limit() {
+    let dir = TempDir::new("fbig-default");
+    run_in(
+        &dir,
+        r#"(local.set $fd (call $open (i32.const 3) (str "f") (i32.const 1) (i32.const 0)))
+           (call $expect (call $fd_allocate (local.get $fd) (i64.const 0) (i64.const 0x7fffffffffffffff)) (i32.const 22))
+           (call $expect (call $fd_filestat_set_size (local.get $fd) (i64.const 0x40000001)) (i32.const 22))
+           (call $ok (call $fd_filestat_set_size (local.get $fd) (i64.const 0x40000000)))
+           (call $ok (call $fd_filestat_set_size (local.get $fd) (i64.const 0)))
+           (call $print (str "ok"))"#,
+    )
+    .ok("ok");
+    assert_eq!(std::fs::metadata(dir.join("f")).unwrap().len(), 0);
+}

@@ -90,6 +90,7 @@ impl Guest {
             stdin: Box::new(std::io::empty()),
             stdout: Box::new(stdout.clone()),
             stderr: Box::new(std::io::sink()),
+            max_file_size: wasi::DEFAULT_MAX_FILE_SIZE,
         })?;
         let mut store = Store::new(&self.engine, ctx);
         // Never reached: the epoch is not advanced here. With epoch

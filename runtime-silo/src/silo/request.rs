@@ -129,6 +129,11 @@ pub struct Limits {
     pub memories: usize,
     /// Tables.
     pub tables: usize,
+    /// Largest size in bytes the silo may give any file, through WASI
+    /// (`fd_write`, `fd_allocate`, `fd_filestat_set_size`, ...; `fbig`
+    /// beyond). It bounds the host storage one file can claim; it is not a
+    /// quota over all files. See `WasiConfig::max_file_size`.
+    pub file_bytes: u64,
     /// Wall-clock time the silo may run, counted from instantiation.
     pub wall_time: Option<Duration>,
     /// CPU time the silo's thread may use, counted from instantiation.
@@ -137,7 +142,7 @@ pub struct Limits {
 
 impl Default for Limits {
     /// A multi-tenant default: 256 MiB of memory, 100 000 table elements,
-    /// 64 instances, no time limit.
+    /// 64 instances, files up to 1 GiB, no time limit.
     fn default() -> Self {
         Self {
             memory_bytes: 256 << 20,
@@ -145,6 +150,7 @@ impl Default for Limits {
             instances: 64,
             memories: 64,
             tables: 64,
+            file_bytes: crate::wasi::DEFAULT_MAX_FILE_SIZE,
             wall_time: None,
             cpu_time: None,
         }
@@ -160,6 +166,7 @@ impl Limits {
             instances: usize::MAX,
             memories: usize::MAX,
             tables: usize::MAX,
+            file_bytes: u64::MAX,
             wall_time: None,
             cpu_time: None,
         }

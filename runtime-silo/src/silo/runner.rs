@@ -154,6 +154,7 @@ impl Silo<'_> {
             stdin: stdin(stdin_source),
             stdout,
             stderr,
+            max_file_size: self.limits.file_bytes,
         };
         let wasi = match WasiCtx::new(config) {
             Ok(wasi) => wasi,

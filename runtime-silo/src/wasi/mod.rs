@@ -41,7 +41,7 @@ use anyhow::{Context, bail, ensure};
 
 pub use abi::{Errno, WasiResult};
 pub use linker::add_to_linker;
-pub use poll::{InterruptHandle, Interrupted};
+pub use poll::{InterruptHandle, Interrupted, MAX_SUBSCRIPTIONS};
 
 use abi::{Fdflags, Rights};
 use clocks::Clocks;
@@ -56,7 +56,12 @@ pub struct WasiCtx {
     fds: FdTable,
     clocks: Clocks,
     interrupt: InterruptHandle,
+    /// See [`WasiConfig::max_file_size`].
+    max_file_size: u64,
 }
+
+/// The default of [`WasiConfig::max_file_size`]: 1 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
 /// How to build a [`WasiCtx`].
 pub struct WasiConfig {
@@ -69,6 +74,14 @@ pub struct WasiConfig {
     pub stdin: Box<dyn Read + Send>,
     pub stdout: Box<dyn Write + Send>,
     pub stderr: Box<dyn Write + Send>,
+    /// The largest size, in bytes, the guest may give a file: writing past
+    /// it, or `fd_allocate`/`fd_filestat_set_size` beyond it, fails with
+    /// `fbig` (a write that crosses it is cut short there, as with
+    /// `RLIMIT_FSIZE`). It bounds how much host storage one file can claim,
+    /// sparse or not; files that are already larger stay readable and can
+    /// be shrunk. [`DEFAULT_MAX_FILE_SIZE`] is a sensible value; `u64::MAX`
+    /// leaves only the host's own limit.
+    pub max_file_size: u64,
 }
 
 /// A directory preopened for the guest.
@@ -106,6 +119,7 @@ impl WasiCtx {
             stdin,
             stdout,
             stderr,
+            max_file_size,
         } = config;
         for arg in &args {
             ensure!(!arg.contains('\0'), "argument {arg:?} contains a NUL byte");
@@ -168,6 +182,7 @@ impl WasiCtx {
             fds,
             clocks: Clocks::new(),
             interrupt: InterruptHandle::new(),
+            max_file_size,
         })
     }
 

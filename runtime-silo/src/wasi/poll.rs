@@ -9,6 +9,11 @@
 //! descriptor that cannot be polled yields an event carrying its error
 //! (`badf`, `notcapable`), as the `event.error` field is meant for.
 //!
+//! At most [`MAX_SUBSCRIPTIONS`] subscriptions are accepted per call
+//! (`inval` beyond, as Linux's `poll` refuses more descriptors than a
+//! process may have): the host memory a call uses is proportional to the
+//! count, and is not counted by the silo's memory limit.
+//!
 //! Clock subscriptions really wait: when nothing is ready, the thread sleeps
 //! until the earliest deadline (interruptibly, see [`InterruptHandle`]), then
 //! reports every clock that has expired. `precision` is accepted and ignored
@@ -22,8 +27,13 @@ use super::abi::{
     Clockid, EVENTTYPE_CLOCK, EVENTTYPE_FD_READ, EVENTTYPE_FD_WRITE, Errno, Rights, Subclockflags,
     WasiResult, layout,
 };
-use super::fd_table::Object;
+use super::fd_table::{MAX_FDS, Object};
 use super::memory::GuestMemory;
+
+/// Most subscriptions one `poll_oneoff` call may pass: a read and a write
+/// subscription for every descriptor a silo can have, and as many clocks
+/// again.
+pub const MAX_SUBSCRIPTIONS: u32 = 4 * MAX_FDS as u32;
 
 /// Wakes a context out of a `poll_oneoff` sleep; see
 /// [`WasiCtx::interrupt_handle`]. Once interrupted, a context stays
@@ -117,7 +127,8 @@ impl WasiCtx {
         nevents_out: u32,
     ) -> Result<WasiResult<()>, Interrupted> {
         // Zero subscriptions would block forever: `inval`, as in wasmtime.
-        if count == 0 {
+        // Too many would make the host allocate without bound (module doc).
+        if count == 0 || count > MAX_SUBSCRIPTIONS {
             return Ok(Err(Errno::Inval));
         }
         if let Err(e) = mem
@@ -128,8 +139,15 @@ impl WasiCtx {
             return Ok(Err(e));
         }
 
+        // Room for every event up front (expired timers move to `ready`),
+        // without aborting the process if the host is short of memory.
         let mut ready: Vec<(u32, Event)> = Vec::new();
         let mut timers: Vec<Timer> = Vec::new();
+        let capacity = count as usize;
+        if ready.try_reserve_exact(capacity).is_err() || timers.try_reserve_exact(capacity).is_err()
+        {
+            return Ok(Err(Errno::Nomem));
+        }
         for index in 0..count {
             // In bounds: checked above, and index < count.
             let at = subscriptions + index * layout::SUBSCRIPTION_SIZE;

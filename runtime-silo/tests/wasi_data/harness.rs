@@ -176,6 +176,8 @@ pub struct Setup {
     /// `(guest path, host dir)`.
     pub preopens: Vec<(String, PathBuf)>,
     pub stdin: Vec<u8>,
+    /// `WasiConfig::max_file_size`; `None` for the default.
+    pub max_file_size: Option<u64>,
 }
 
 impl Setup {
@@ -247,6 +249,9 @@ pub fn run_module(setup: Setup, wat: &str) -> Outcome {
         stdin: Box::new(StdinBytes(std::io::Cursor::new(setup.stdin))),
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(stderr.clone()),
+        max_file_size: setup
+            .max_file_size
+            .unwrap_or(runtime_silo::wasi::DEFAULT_MAX_FILE_SIZE),
     })
     .expect("WasiCtx::new");
     let mut linker = Linker::new(engine());

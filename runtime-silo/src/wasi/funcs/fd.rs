@@ -102,6 +102,18 @@ fn offset_add(base: u64, delta: u64) -> WasiResult<u64> {
         .ok_or(Errno::Fbig)
 }
 
+/// The part of `data` that may be written at `offset` in a file limited to
+/// `limit` bytes: cut at the limit, and `fbig` if nothing fits (so a write
+/// crossing the limit is short, and the next one fails, as with
+/// `RLIMIT_FSIZE`).
+fn within_limit(data: &[u8], offset: u64, limit: u64) -> WasiResult<&[u8]> {
+    let room = limit.saturating_sub(offset);
+    if room == 0 && !data.is_empty() {
+        return Err(Errno::Fbig);
+    }
+    Ok(&data[..data.len().min(usize::try_from(room).unwrap_or(usize::MAX))])
+}
+
 /// Encodes a `filestat`.
 pub(super) fn write_filestat(
     mem: &mut GuestMemory<'_>,
@@ -174,7 +186,9 @@ impl WasiCtx {
 
     /// Like `posix_fallocate`: makes `[offset, offset + len)` part of the
     /// file, extending it with zeros if needed (never shrinking).
+    /// Sizes past the silo's `max_file_size` are `fbig`.
     pub(crate) fn fd_allocate(&mut self, fd: u32, offset: u64, len: u64) -> WasiResult<()> {
+        let limit = self.max_file_size;
         let descriptor = self.fds.get_mut(fd)?;
         descriptor.require(Rights::FD_ALLOCATE)?;
         let Object::File(file) = &mut descriptor.object else {
@@ -184,6 +198,9 @@ impl WasiCtx {
             return Err(Errno::Inval);
         }
         let end = offset_add(offset, len)?;
+        if end > limit {
+            return Err(Errno::Fbig);
+        }
         if end > file.handle.metadata()?.size {
             file.handle.set_len(end)?;
         }
@@ -297,13 +314,15 @@ impl WasiCtx {
         write_filestat(mem, out, &meta)
     }
 
+    /// Sizes past the silo's `max_file_size` are `fbig`.
     pub(crate) fn fd_filestat_set_size(&mut self, fd: u32, size: u64) -> WasiResult<()> {
+        let limit = self.max_file_size;
         let descriptor = self.fds.get_mut(fd)?;
         descriptor.require(Rights::FD_FILESTAT_SET_SIZE)?;
         let Object::File(file) = &mut descriptor.object else {
             return Err(Errno::Badf);
         };
-        if size > MAX_OFFSET {
+        if size > MAX_OFFSET || size > limit {
             return Err(Errno::Fbig);
         }
         file.handle.set_len(size)
@@ -387,6 +406,7 @@ impl WasiCtx {
         nwritten: u32,
     ) -> WasiResult<()> {
         mem.check(nwritten, 4)?;
+        let limit = self.max_file_size;
         let descriptor = self.fds.get_mut(fd)?;
         descriptor.require(Rights::FD_WRITE)?;
         let flags = descriptor.flags;
@@ -401,7 +421,8 @@ impl WasiCtx {
                     file.position
                 };
                 let n = gather(mem, iovs, count, |data, done| {
-                    file.handle.write_at(data, offset_add(start, done)?)
+                    let at = offset_add(start, done)?;
+                    file.handle.write_at(within_limit(data, at, limit)?, at)
                 })?;
                 file.position = start.saturating_add(u64::from(n));
                 sync_after_write(file.handle.as_mut(), flags)?;
@@ -433,6 +454,7 @@ impl WasiCtx {
         nwritten: u32,
     ) -> WasiResult<()> {
         mem.check(nwritten, 4)?;
+        let limit = self.max_file_size;
         let descriptor = self.fds.get_mut(fd)?;
         descriptor.require(Rights::FD_WRITE | Rights::FD_SEEK)?;
         let flags = descriptor.flags;
@@ -443,7 +465,8 @@ impl WasiCtx {
             return Err(Errno::Inval);
         }
         let n = gather(mem, iovs, count, |data, done| {
-            file.handle.write_at(data, offset_add(offset, done)?)
+            let at = offset_add(offset, done)?;
+            file.handle.write_at(within_limit(data, at, limit)?, at)
         })?;
         sync_after_write(file.handle.as_mut(), flags)?;
         mem.write_u32(nwritten, n)
