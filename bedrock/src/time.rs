@@ -40,9 +40,36 @@ pub const fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Ticks of a `hz` clock in `ns` nanoseconds, saturating: a "never"
+/// deadline (`u64::MAX`) must stay the latest tick, not wrap to a random
+/// one (finding M4 of the security review: a truncated TSC deadline armed
+/// for a sleeper that never wakes gave interrupt storms or stray wake-ups).
+pub const fn ns_to_ticks(ns: u64, hz: u64) -> u64 {
+    let ticks = ns as u128 * hz as u128 / 1_000_000_000;
+    if ticks > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        ticks as u64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ns_to_ticks_saturates() {
+        use super::ns_to_ticks;
+        assert_eq!(ns_to_ticks(1_000_000_000, 3_000_000_000), 3_000_000_000);
+        assert_eq!(ns_to_ticks(1, 1_000_000_000), 1);
+        assert_eq!(ns_to_ticks(u64::MAX, 3_000_000_000), u64::MAX);
+        assert_eq!(ns_to_ticks(u64::MAX / 2, 4_000_000_000), u64::MAX);
+        assert_eq!(ns_to_ticks(u64::MAX, 1_000_000_000), u64::MAX);
+        assert_eq!(
+            ns_to_ticks(u64::MAX, 999_999_999),
+            18_446_744_055_262_807_541
+        );
+    }
 
     #[test]
     fn civil_days() {

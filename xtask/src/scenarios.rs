@@ -481,6 +481,24 @@ pub const SCENARIOS: &[Scenario] = &[
         ..DEFAULT
     },
     Scenario {
+        // Issue 13: 200 000 fuzzed calls (fixed seed) from several threads
+        // on two CPUs; then frames, heap, handles, threads, silos and
+        // scheme names back to their baseline. 25-90 s of fuzzing under
+        // TCG, depending on the host's load.
+        name: "syscall_fuzz",
+        timeout: Duration::from_secs(240),
+        expect: Expect::Pass {
+            must_contain: &[
+                "fuzz: seed=0x13f022 target 200000 calls",
+                "fuzz: 200000 calls after",
+                "fuzz: done: ",
+                "syscall_fuzz: every counter back to its baseline",
+                "fuzz counters: ",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
         name: "std_hello",
         expect: Expect::Pass {
             must_contain: &[
@@ -652,6 +670,67 @@ pub const SCENARIOS: &[Scenario] = &[
                 "silo-client: 50 cycles ok",
                 "wasm_memory_baseline: runtime silo",
             ],
+        },
+        ..DEFAULT
+    },
+    // Issue 13: the security review's findings, one scenario each.
+    Scenario {
+        name: "sec_shared_map_race",
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &["sec-map-race: ", "showed object data"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sec_fs_base_canonical",
+        expect: Expect::Pass {
+            must_contain: &[
+                "sec-canonical: FS base, TLS, stack and entry past the user end refused",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sec_derive_chain",
+        expect: Expect::Pass {
+            must_contain: &["sec-derive: chain stopped at depth 64"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sec_early_wake_no_leak",
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &["sec-wake: 1000 early-woken futex waits"],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sec_scheme_squat",
+        expect: Expect::Pass {
+            must_contain: &[
+                "sec-squat: unauthorised names refused, 16 names per silo, dead names freed",
+                "may not serve scheme silo:",
+            ],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "sec_unmap_shootdown",
+        smp: 4,
+        timeout: Duration::from_secs(180),
+        expect: Expect::Pass {
+            must_contain: &["#PF (page fault) at rip="],
+        },
+        ..DEFAULT
+    },
+    Scenario {
+        name: "vm_race_stress",
+        smp: 4,
+        timeout: Duration::from_secs(300),
+        expect: Expect::Pass {
+            must_contain: &["sec-map-race: ", "showed object data"],
         },
         ..DEFAULT
     },

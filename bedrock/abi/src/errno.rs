@@ -33,6 +33,9 @@ pub enum Errno {
     /// Resource limit reached.
     MFile = 24,
     NoSpc = 28,
+    /// Too many links: a capability's derivation chain is at its depth
+    /// limit (duplicate or copy the original instead of a copy of a copy).
+    MLink = 31,
     /// Result does not fit.
     Range = 34,
     /// Would deadlock (e.g. a thread joining itself).
@@ -49,7 +52,7 @@ pub enum Errno {
 }
 
 impl Errno {
-    const ALL: [Errno; 25] = [
+    const ALL: [Errno; 26] = [
         Errno::Perm,
         Errno::NoEnt,
         Errno::Srch,
@@ -67,6 +70,7 @@ impl Errno {
         Errno::Inval,
         Errno::MFile,
         Errno::NoSpc,
+        Errno::MLink,
         Errno::Range,
         Errno::DeadLk,
         Errno::NameTooLong,
@@ -103,6 +107,7 @@ impl Errno {
             Errno::Inval => "invalid argument",
             Errno::MFile => "too many handles",
             Errno::NoSpc => "no space left",
+            Errno::MLink => "capability derivation chain too deep",
             Errno::Range => "out of range",
             Errno::DeadLk => "would deadlock",
             Errno::NameTooLong => "name too long",

@@ -19,6 +19,10 @@ pub const FIRST_INITIAL_HANDLE: u32 = 1;
 pub const PLATFORM_HANDLE: u32 = 2;
 pub const MAX_DATA: usize = 4096;
 pub const MAX_HANDLES: usize = 4;
+/// Most links between a capability and the original it was derived from
+/// (duplicate, mint, transfer by copy); deriving past it fails with
+/// `Errno::MLink`. Derive from a handle nearer the original instead.
+pub const MAX_DERIVATION_DEPTH: u32 = 64;
 
 /// Describes a message to send or a buffer to receive into.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -114,6 +114,36 @@ pub struct CpuRecord {
     pub idle_ns: u64,
 }
 
+/// Kernel-wide resource counters, as [`Syscall::SysCounters`] reports
+/// them: what a leak test compares before and after a workload. Each is
+/// read on its own, so a busy system may show them mutually inconsistent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct KernelCounters {
+    /// Physical frames the frame allocator manages.
+    pub frames_total: u64,
+    /// Of those, free now.
+    pub frames_free: u64,
+    /// Bytes the kernel heap took from the frame allocator (it keeps them).
+    pub heap_claimed_bytes: u64,
+    /// Bytes allocated from the kernel heap now.
+    pub heap_used_bytes: u64,
+    /// Live kernel heap allocations.
+    pub heap_allocations: u64,
+    /// Bytes of thread kernel stacks kept for reuse (allocated frames that
+    /// no thread uses).
+    pub stack_cache_bytes: u64,
+    /// Handles in all silos' handle tables.
+    pub handles: u64,
+    /// Kernel threads not yet freed (idle threads, kernel threads and the
+    /// threads of silos, including exited ones something still holds).
+    pub threads: u64,
+    /// Live silos.
+    pub silos: u64,
+    /// Scheme names served (registered to a port that can still receive).
+    pub scheme_names: u64,
+}
+
 /// Largest single [`Syscall::LogWrite`] or [`Syscall::RandomBytes`] transfer.
 pub const MAX_IO_CHUNK: usize = 64 * 1024;
 
@@ -137,5 +167,12 @@ mod tests {
             assert_eq!(decode(encode(Err(e))), Err(e));
         }
         assert_eq!(decode(usize::MAX), Err(Errno::Perm));
+    }
+
+    #[test]
+    fn kernel_counters_have_no_padding() {
+        // Ten u64 fields and nothing else: no kernel bytes can leak
+        // through padding when the record is copied out whole.
+        assert_eq!(core::mem::size_of::<KernelCounters>(), 10 * 8);
     }
 }

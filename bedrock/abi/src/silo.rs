@@ -8,6 +8,12 @@
 //! rules are the capability rules: every handle passed needs GRANT, and a
 //! child's namespace is a subset of its parent's, so no silo ever sees
 //! more than the one that started it.
+//!
+//! A namespace entry `name` lets the silo look scheme `name` up; an entry
+//! [`SERVE_PREFIX`]`name` (`+fs`) also lets it serve `name`
+//! (`SchemeRegister`). [`ROOT_NAMESPACE`] grants both for every name. So a
+//! client that sees `silo` can never register `silo` when its server is
+//! late or dead and receive the other clients' requests.
 
 use crate::Errno;
 
@@ -29,6 +35,20 @@ pub const MAX_NAMESPACE: usize = 64;
 /// The namespace entry that stands for every scheme: the kernel gives it
 /// to the first silo only; a silo may pass it on only if it has it.
 pub const ROOT_NAMESPACE: &str = "*";
+
+/// Marks a namespace entry that grants serving the scheme, not only
+/// looking it up: `+fs`.
+pub const SERVE_PREFIX: char = '+';
+
+/// Does a namespace with `entries` let its silo look scheme `name` up?
+pub fn grants_lookup<'a>(mut entries: impl Iterator<Item = &'a str>, name: &str) -> bool {
+    entries.any(|e| e == ROOT_NAMESPACE || e.strip_prefix(SERVE_PREFIX).unwrap_or(e) == name)
+}
+
+/// Does a namespace with `entries` let its silo serve scheme `name`?
+pub fn grants_serve<'a>(mut entries: impl Iterator<Item = &'a str>, name: &str) -> bool {
+    entries.any(|e| e == ROOT_NAMESPACE || e.strip_prefix(SERVE_PREFIX) == Some(name))
+}
 
 /// What `SiloSpawn` reads. Pointers are user addresses; a `(ptr, len)`
 /// with `len == 0` is never read (the pointer may then be 0).
@@ -172,11 +192,18 @@ pub fn valid_name(name: &str) -> bool {
     (1..=MAX_NAME).contains(&name.len()) && !name.chars().any(char::is_control)
 }
 
-/// May a silo whose namespace is `parent` grant `name` to a child? Only
-/// names it sees itself, and [`ROOT_NAMESPACE`] only if it has it.
-pub fn may_grant<'a>(mut parent: impl Iterator<Item = &'a str>, name: &str) -> bool {
-    let valid = name == ROOT_NAMESPACE || crate::scheme::valid_name(name);
-    valid && parent.any(|p| p == ROOT_NAMESPACE || p == name)
+/// May a silo whose namespace is `parent` grant namespace entry `entry`
+/// to a child? A lookup entry (`fs`) only for a name it sees itself, a
+/// serve entry (`+fs`) only for a name it may serve itself, and
+/// [`ROOT_NAMESPACE`] only if it has it.
+pub fn may_grant<'a>(parent: impl Iterator<Item = &'a str>, entry: &str) -> bool {
+    if entry == ROOT_NAMESPACE {
+        return { parent }.any(|p| p == ROOT_NAMESPACE);
+    }
+    match entry.strip_prefix(SERVE_PREFIX) {
+        Some(name) => crate::scheme::valid_name(name) && grants_serve(parent, name),
+        None => crate::scheme::valid_name(entry) && grants_lookup(parent, entry),
+    }
 }
 
 #[cfg(test)]
@@ -264,6 +291,37 @@ mod tests {
         assert!(
             !may_grant(root.into_iter(), "Bad Name"),
             "names are still checked"
+        );
+    }
+
+    #[test]
+    fn serving_needs_its_own_grant() {
+        let client = ["silo", "fs"];
+        assert!(grants_lookup(client.into_iter(), "silo"));
+        assert!(!grants_serve(client.into_iter(), "silo"));
+        assert!(!may_grant(client.into_iter(), "+silo"));
+        let server = ["+silo", "fs"];
+        assert!(
+            grants_lookup(server.into_iter(), "silo"),
+            "a server sees its scheme"
+        );
+        assert!(grants_serve(server.into_iter(), "silo"));
+        assert!(!grants_serve(server.into_iter(), "fs"));
+        assert!(may_grant(server.into_iter(), "+silo"));
+        assert!(
+            may_grant(server.into_iter(), "silo"),
+            "it may hand out lookups"
+        );
+        assert!(!may_grant(server.into_iter(), "+fs"));
+        assert!(!may_grant(server.into_iter(), "+"));
+        assert!(!may_grant(server.into_iter(), "++silo"));
+        let root = [ROOT_NAMESPACE];
+        assert!(grants_serve(root.into_iter(), "net"));
+        assert!(may_grant(root.into_iter(), "+net"));
+        assert!(!grants_serve([].into_iter(), "net"));
+        assert!(
+            !grants_lookup(client.into_iter(), "+silo"),
+            "the prefix is not part of a name"
         );
     }
 }

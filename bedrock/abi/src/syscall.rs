@@ -123,6 +123,10 @@ pub enum Syscall {
     SysSilos = 52,
     /// `(records: *mut CpuRecord, capacity) -> online CPUs` (needs `sys`).
     SysCpus = 53,
+    /// `(counters: *mut KernelCounters) -> 0`: kernel-wide resource
+    /// counters (frames, heap, handles, threads, silos, scheme names), for
+    /// leak tests and `top`-like tools (needs `sys`, else `Perm`).
+    SysCounters = 58,
 
     // Device resources for ring-3 drivers (see `device`).
     /// `(platform handle, kind, base, len, rights) -> handle`: a new device
@@ -198,7 +202,7 @@ pub enum Syscall {
 impl Syscall {
     /// Every call (for tests that check the numbering).
     #[cfg(test)]
-    const ALL: [Syscall; 52] = [
+    const ALL: [Syscall; 53] = [
         Syscall::Exit,
         Syscall::ThreadCreate,
         Syscall::ThreadExit,
@@ -239,6 +243,7 @@ impl Syscall {
         Syscall::IrqAck,
         Syscall::SysSilos,
         Syscall::SysCpus,
+        Syscall::SysCounters,
         Syscall::PlatformMint,
         Syscall::MemPhysAddr,
         Syscall::PortIn,
@@ -301,6 +306,7 @@ impl Syscall {
             55 => Self::MemPhysAddr,
             56 => Self::PortIn,
             57 => Self::PortOut,
+            58 => Self::SysCounters,
             60 => Self::SiloSpawn,
             61 => Self::SiloWait,
             62 => Self::SiloKill,

@@ -126,7 +126,7 @@ impl Cap {
             object: self.object.clone(),
             rights,
             badge,
-            link: self.link.derive(),
+            link: self.link.derive().ok_or(Errno::MLink)?,
         };
         cap.on_create();
         Ok(cap)
@@ -144,7 +144,7 @@ impl Cap {
             object,
             rights,
             badge: 0,
-            link: self.link.derive(),
+            link: self.link.derive().ok_or(Errno::MLink)?,
         };
         cap.on_create();
         Ok(cap)

@@ -7,6 +7,15 @@
 //! silo to guess another's handles from.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Handles in every table (`SysCounters`).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Handles held in all handle tables together.
+pub fn live_handles() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
 
 /// Most handles one table holds.
 pub const MAX_HANDLES: usize = (1 << INDEX_BITS) - 1;
@@ -40,6 +49,12 @@ pub struct HandleTable<T> {
 impl<T> Default for HandleTable<T> {
     fn default() -> Self {
         Self::new(MAX_HANDLES)
+    }
+}
+
+impl<T> Drop for HandleTable<T> {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(self.live, Ordering::Relaxed);
     }
 }
 
@@ -92,6 +107,7 @@ impl<T> HandleTable<T> {
         let slot = &mut self.slots[index as usize];
         slot.value = Some(value);
         self.live += 1;
+        LIVE.fetch_add(1, Ordering::Relaxed);
         Ok(Self::encode(index, slot.generation))
     }
 
@@ -109,6 +125,7 @@ impl<T> HandleTable<T> {
         slot.generation = (slot.generation + 1) & ((1 << GEN_BITS) - 1);
         self.free.push(i as u32);
         self.live -= 1;
+        LIVE.fetch_sub(1, Ordering::Relaxed);
         Ok(value)
     }
 
@@ -126,6 +143,7 @@ impl<T> HandleTable<T> {
     /// Takes every value out (e.g. when the silo ends).
     pub fn drain(&mut self) -> Vec<T> {
         self.free.clear();
+        LIVE.fetch_sub(self.live, Ordering::Relaxed);
         self.live = 0;
         let out = self
             .slots

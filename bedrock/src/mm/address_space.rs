@@ -130,6 +130,11 @@ impl AddressSpace {
 
     /// Changes the protection of `[start, start + len)`, updating pages
     /// already committed.
+    ///
+    /// The `vm` lock is held from the region check to the last page-table
+    /// edit: a concurrent `unmap`/`map` of the same range (another thread
+    /// of the silo) cannot slip between them and receive pages of a region
+    /// it no longer is (finding C1 of the security review).
     pub fn protect(&self, start: u64, len: u64, prot: Prot) -> Result<(), VmError> {
         let mut freed = Vec::new();
         {
@@ -147,29 +152,27 @@ impl AddressSpace {
             }
             vm.protect(start, len, prot)?;
             if let Some(Kind::Shared(id)) = vm.lookup(start).map(|r| r.kind) {
-                drop(vm);
-                self.remap_shared(id, start, len, prot);
-                self.shootdown();
-                return Ok(());
-            }
-            let mut mapper = Mapper::new(self.root, &DirectMap);
-            // Only pages under present tables: a wasm memory's 4 GiB
-            // reservation is mostly empty.
-            let end = start + len;
-            let mut next = start;
-            while let Some(va) = mapper.next_candidate(next, end) {
-                next = va + PAGE_SIZE;
-                let Ok((phys, _)) = mapper.unmap(va) else {
-                    continue;
-                };
-                match prot.page_flags() {
-                    Some(flags) => {
-                        let mut none = || None;
-                        // The tables exist (the page was mapped): no frames needed.
-                        let _ = mapper.map(va, phys, PageSize::Size4K, flags, &mut none);
+                self.remap_shared(&vm, id, start, len, prot);
+            } else {
+                let mut mapper = Mapper::new(self.root, &DirectMap);
+                // Only pages under present tables: a wasm memory's 4 GiB
+                // reservation is mostly empty.
+                let end = start + len;
+                let mut next = start;
+                while let Some(va) = mapper.next_candidate(next, end) {
+                    next = va + PAGE_SIZE;
+                    let Ok((phys, _)) = mapper.unmap(va) else {
+                        continue;
+                    };
+                    match prot.page_flags() {
+                        Some(flags) => {
+                            let mut none = || None;
+                            // The tables exist (the page was mapped): no frames needed.
+                            let _ = mapper.map(va, phys, PageSize::Size4K, flags, &mut none);
+                        }
+                        // No access: the frame goes (a later fault is a violation).
+                        None => freed.push(phys),
                     }
-                    // No access: the frame goes (a later fault is a violation).
-                    None => freed.push(phys),
                 }
             }
         }
@@ -190,9 +193,12 @@ impl AddressSpace {
     }
 
     /// Removes `[start, start + len)`; its frames are freed once no CPU can
-    /// still reach them.
+    /// still reach them. That includes the frames of memory objects whose
+    /// last mapping this was: their `Arc`s are dropped only after the
+    /// shootdown (finding H5), since dropping the last one frees them.
     pub fn unmap(&self, start: u64, len: u64) -> Result<(), VmError> {
         let mut freed = Vec::new();
+        let mut released: Vec<SharedMapping> = Vec::new();
         {
             let mut vm = self.vm.lock();
             let removed = vm.unmap(start, len)?;
@@ -220,9 +226,18 @@ impl AddressSpace {
                     }
                 })
                 .collect();
-            self.shared.lock().retain(|m| live.contains(&m.id));
+            let mut shared = self.shared.lock();
+            let mut i = 0;
+            while i < shared.len() {
+                if live.contains(&shared[i].id) {
+                    i += 1;
+                } else {
+                    released.push(shared.swap_remove(i));
+                }
+            }
         }
         self.shootdown();
+        drop(released);
         self.release(freed);
         Ok(())
     }
@@ -272,23 +287,27 @@ impl AddressSpace {
         }
         let size = object.size();
         let id = NEXT_MAPPING.fetch_add(1, Ordering::Relaxed);
-        let base = self
-            .vm
-            .lock()
-            .reserve(placement, size, prot, Kind::Shared(id))?;
+        // Reserve, record and map under one hold of the `vm` lock, so that
+        // no other thread's unmap or map of the range can come between
+        // (finding C1).
+        let mut vm = self.vm.lock();
+        let base = vm.reserve(placement, size, prot, Kind::Shared(id))?;
         self.shared.lock().push(SharedMapping {
             id,
             base,
             max,
             object,
         });
-        self.remap_shared(id, base, size, prot);
+        self.remap_shared(&vm, id, base, size, prot);
         Ok(base)
     }
 
     /// (Re)maps pages `[from, from + len)` of shared mapping `id` to its
-    /// object's frames with `prot` (no access: left unmapped).
-    fn remap_shared(&self, id: u64, from: u64, len: u64, prot: Prot) {
+    /// object's frames with `prot` (no access: left unmapped). `vm` is the
+    /// caller's hold of the region lock; a page is touched only while its
+    /// region is still mapping `id`, so an object frame can never land in
+    /// another region (whose unmap would free it).
+    fn remap_shared(&self, vm: &VmSpace, id: u64, from: u64, len: u64, prot: Prot) {
         let Some((region_start, object)) = self
             .shared
             .lock()
@@ -302,6 +321,9 @@ impl AddressSpace {
         let mut guard = FRAMES.lock();
         let Some(frames) = guard.as_mut() else { return };
         for va in (from..from + len).step_by(PAGE_SIZE as usize) {
+            if vm.lookup(va).map(|r| r.kind) != Some(Kind::Shared(id)) {
+                continue;
+            }
             let _ = mapper.unmap(va);
             let (Some(mut flags), Some(frame)) = (
                 prot.page_flags(),
@@ -483,11 +505,14 @@ impl AddressSpace {
     /// Loads this address space on the current CPU.
     pub fn activate(self: &Arc<Self>) {
         let cpu = percpu::current().index;
+        // The bit first, then CR3 (as Linux sets its cpumask first): a
+        // shootdown that reads `active` after this CPU could have cached
+        // translations of the space must include it (finding M3).
+        self.active.fetch_or(1 << cpu, Ordering::AcqRel);
         if current_root() != self.root {
             // SAFETY: the root shares the kernel half with every other.
             unsafe { switch_to(self.root) };
         }
-        self.active.fetch_or(1 << cpu, Ordering::AcqRel);
     }
 
     /// Notes that the current CPU switched away from this address space.

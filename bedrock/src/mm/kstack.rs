@@ -19,6 +19,11 @@ pub struct KernelStack {
     top: u64,
 }
 
+/// Bytes of stacks kept in the cache for reuse (`SysCounters`).
+pub fn cached_bytes() -> u64 {
+    CACHE.lock().len() as u64 * THREAD_STACK_SIZE
+}
+
 impl KernelStack {
     pub fn new() -> Result<Self, MapError> {
         if let Some(top) = CACHE.lock().pop() {

@@ -46,6 +46,16 @@ pub const USER_START: u64 = 0x1000;
 /// would make `sysret` return to a non-canonical RIP, which on Intel CPUs
 /// raises #GP in ring 0 with the user's stack.
 pub const USER_END: u64 = 0x0000_7fff_ffff_f000;
+
+/// Whether a user-chosen value may go into a register the kernel loads
+/// for ring 3 and the CPU checks for canonical form on a privileged write
+/// (entry RIP, stack RSP, FS base): at most [`USER_END`]. A non-canonical
+/// FS base makes `wrmsr` raise #GP in ring 0 (finding H1 of the security
+/// review); the top user page is excluded too, as it is never mappable.
+/// Stack tops may equal `USER_END` (nothing is pushed there).
+pub const fn user_register_ok(value: u64) -> bool {
+    value <= USER_END
+}
 /// Default limit on the number of regions of one address space.
 pub const DEFAULT_MAX_REGIONS: usize = 4096;
 
@@ -762,6 +772,23 @@ fn check_prot(prot: Prot) -> Result<(), VmError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_register_values_stop_below_the_canonical_end() {
+        use super::user_register_ok;
+        for ok in [0, 0x1000, 0x7fff_ffff_efff, 0x7fff_ffff_f000] {
+            assert!(user_register_ok(ok), "{ok:#x}");
+        }
+        for bad in [
+            0x7fff_ffff_f001,
+            0x7fff_ffff_ffff,
+            0x0000_8000_0000_0000,
+            0xffff_8000_0000_0000,
+            u64::MAX,
+        ] {
+            assert!(!user_register_ok(bad), "{bad:#x}");
+        }
+    }
+
     use super::*;
 
     const P: u64 = PAGE_SIZE;

@@ -9,10 +9,9 @@
 //!   the CPU that ran it finished saving its context.
 
 use alloc::boxed::Box;
-use alloc::collections::BinaryHeap;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::cmp::Reverse;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::cpuset::CpuSet;
@@ -25,29 +24,11 @@ use crate::mm::kstack::KernelStack;
 use crate::mm::paging::MapError;
 use crate::sync::IrqSpin;
 
-/// A sleeping thread: woken at `deadline` if still in block `generation`.
-struct Sleeper {
-    deadline: u64,
-    generation: u32,
-    thread: Arc<Thread>,
-}
-
-impl PartialEq for Sleeper {
-    fn eq(&self, other: &Self) -> bool {
-        self.deadline == other.deadline
-    }
-}
-impl Eq for Sleeper {}
-impl PartialOrd for Sleeper {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Sleeper {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.deadline.cmp(&other.deadline)
-    }
-}
+/// A sleeping thread's place in its CPU's timer list: deadline first (the
+/// order the timer wakes them in), then thread and block generation, which
+/// make the key unique and let the sleeper take itself out when it is
+/// woken early.
+type SleepKey = (u64, u64, u32);
 
 struct CpuState {
     queue: RunQueue<Arc<Thread>>,
@@ -58,7 +39,11 @@ struct CpuState {
     /// `prev` is runnable but may not run here (affinity changed): it is
     /// queued elsewhere once its context is saved.
     migrate_prev: bool,
-    sleepers: BinaryHeap<Reverse<Sleeper>>,
+    /// Threads in a timed wait on this CPU. Each takes its own entry out
+    /// when its wait ends, however it ends: an entry left behind would
+    /// keep the thread, its kernel stack and its whole silo alive until
+    /// the deadline, possibly forever (finding H3 of the security review).
+    sleepers: BTreeMap<SleepKey, Arc<Thread>>,
     slice_start: u64,
     /// When the timer interrupt is programmed to fire, if it is.
     timer_at: Option<u64>,
@@ -72,7 +57,7 @@ impl CpuState {
             idle: None,
             prev: None,
             migrate_prev: false,
-            sleepers: BinaryHeap::new(),
+            sleepers: BTreeMap::new(),
             slice_start: 0,
             timer_at: None,
         }
@@ -438,14 +423,14 @@ pub fn block(me: Arc<Thread>, generation: u32, deadline_ns: Option<u64>) {
 /// until a wake-up or `deadline_ns`, whichever comes first.
 pub(super) fn block_until(thread: Arc<Thread>, generation: u32, deadline_ns: u64) {
     let _irq = IrqOff::new();
-    let mut state = CPUS[me()].lock();
-    state.sleepers.push(Reverse(Sleeper {
-        deadline: deadline_ns,
-        generation,
-        thread,
-    }));
-    drop(state);
+    let cpu = me();
+    let key = (deadline_ns, thread.id, generation);
+    CPUS[cpu].lock().sleepers.insert(key, thread);
     schedule();
+    // Woken by the timer (the entry is gone) or before the deadline (it is
+    // still there, on the CPU this thread slept on): take it out.
+    let entry = CPUS[cpu].lock().sleepers.remove(&key);
+    drop(entry);
 }
 
 /// Sleeps for `ns` nanoseconds.
@@ -580,7 +565,7 @@ fn finish_switch() {
 /// timer write on every switch.
 fn arm_timer(state: &mut CpuState, now: u64, idle: bool) {
     let slice_end = (!idle).then(|| now + policy::TIME_SLICE_NS);
-    let sleeper = state.sleepers.peek().map(|Reverse(s)| s.deadline);
+    let sleeper = state.sleepers.first_key_value().map(|(k, _)| k.0);
     let target = slice_end.into_iter().chain(sleeper).min();
     let pending = state.timer_at.filter(|&at| at > now);
     match (target, pending) {
@@ -601,18 +586,15 @@ pub fn on_timer_interrupt() {
     let now = tsc::now_ns();
     let mut due = alloc::vec::Vec::new();
     let mut state = CPUS[cpu].lock();
-    while state
-        .sleepers
-        .peek()
-        .is_some_and(|Reverse(s)| s.deadline <= now)
+    while let Some(entry) = state.sleepers.first_entry()
+        && entry.key().0 <= now
     {
-        if let Some(Reverse(s)) = state.sleepers.pop() {
-            due.push(s);
-        }
+        let ((_, _, generation), thread) = entry.remove_entry();
+        due.push((thread, generation));
     }
     drop(state);
-    for s in due {
-        wake(&s.thread, s.generation);
+    for (thread, generation) in due {
+        wake(&thread, generation);
     }
     let mut state = CPUS[cpu].lock();
     // This interrupt was the programmed one (or an earlier one): nothing
@@ -701,8 +683,8 @@ pub fn log_state() {
         let current = state.current.as_ref().map(|t| (t.id, t.name.clone()));
         let next_sleeper = state
             .sleepers
-            .peek()
-            .map(|Reverse(s)| (s.thread.id, s.deadline as i64 - now as i64));
+            .first_key_value()
+            .map(|(&(deadline, id, _), _)| (id, deadline as i64 - now as i64));
         log::warn!(
             "cpu{cpu}: current {current:?}, {} queued (QUEUED {}, LOAD {}), {} sleepers (next {next_sleeper:?} ns), timer in {:?} ns, idle {} polling {} resched {}",
             state.queue.len(),

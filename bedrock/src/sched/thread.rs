@@ -91,6 +91,19 @@ impl core::fmt::Debug for Thread {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Threads made and not yet freed (`SysCounters`).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads not yet freed, exited ones something still holds included.
+pub fn live_threads() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 impl Thread {
     pub(super) fn new(
@@ -102,6 +115,7 @@ impl Thread {
         entry: Option<Box<dyn FnOnce() + Send>>,
         is_idle: bool,
     ) -> Thread {
+        LIVE.fetch_add(1, Ordering::Relaxed);
         Thread {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,

@@ -59,12 +59,17 @@ impl WaitQueue {
             waiters.push_back((me.clone(), generation));
             drop(waiters);
             match deadline_ns {
-                Some(d) => super::scheduler::block_until(me, generation, d),
-                None => {
-                    drop(me);
-                    super::schedule();
-                }
+                Some(d) => super::scheduler::block_until(me.clone(), generation, d),
+                None => super::schedule(),
             }
+            // A waker pops the entry it wakes; after a timeout or an
+            // interruption (the silo ending) it is still queued: take it
+            // out, or a waiter polling with short timeouts would grow the
+            // queue without bound, and the entry would pin the thread and
+            // its silo (findings M2, H3).
+            self.waiters
+                .lock()
+                .retain(|(t, g)| !(*g == generation && Arc::ptr_eq(t, &me)));
         }
     }
 

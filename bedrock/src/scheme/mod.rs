@@ -13,19 +13,36 @@ use bedrock_abi::scheme::valid_name;
 use crate::ipc::port::Port;
 use crate::sync::IrqSpin;
 
-static REGISTRY: IrqSpin<BTreeMap<String, Arc<Port>>> = IrqSpin::new(BTreeMap::new());
+/// A registered name: the port that serves it and the silo that
+/// registered it (whose registrations are bounded).
+struct Entry {
+    port: Arc<Port>,
+    silo: u64,
+}
 
-/// Serves `name` with `port`. A name whose port can no longer receive
-/// (its server is gone) may be taken over.
-pub fn register(name: &str, port: Arc<Port>) -> Result<(), Errno> {
+static REGISTRY: IrqSpin<BTreeMap<String, Entry>> = IrqSpin::new(BTreeMap::new());
+
+/// Most names one silo serves at once (`MFile` beyond): the registry is
+/// kernel memory a silo could otherwise grow without bound.
+pub const MAX_PER_SILO: usize = 16;
+
+/// Serves `name` with `port` for `silo`, which the caller checked may
+/// serve it (`Silo::may_serve`). A name whose port can no longer receive
+/// (its server is gone) may be taken over; names of dead ports are
+/// forgotten here, so they count against no one.
+pub fn register(name: &str, port: Arc<Port>, silo: u64) -> Result<(), Errno> {
     if !valid_name(name) {
         return Err(Errno::Inval);
     }
     let mut registry = REGISTRY.lock();
-    if registry.get(name).is_some_and(|p| !p.is_closed()) {
+    registry.retain(|_, e| !e.port.is_closed());
+    if registry.contains_key(name) {
         return Err(Errno::Exist);
     }
-    registry.insert(String::from(name), port);
+    if registry.values().filter(|e| e.silo == silo).count() >= MAX_PER_SILO {
+        return Err(Errno::MFile);
+    }
+    registry.insert(String::from(name), Entry { port, silo });
     Ok(())
 }
 
@@ -33,10 +50,19 @@ pub fn register(name: &str, port: Arc<Port>) -> Result<(), Errno> {
 pub fn lookup(name: &str) -> Option<Arc<Port>> {
     let mut registry = REGISTRY.lock();
     match registry.get(name) {
-        Some(p) if p.is_closed() => {
+        Some(e) if e.port.is_closed() => {
             registry.remove(name);
             None
         }
-        other => other.cloned(),
+        other => other.map(|e| e.port.clone()),
     }
+}
+
+/// Names served now (for the kernel's resource counters).
+pub fn served() -> usize {
+    REGISTRY
+        .lock()
+        .values()
+        .filter(|e| !e.port.is_closed())
+        .count()
 }

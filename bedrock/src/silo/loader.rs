@@ -72,8 +72,8 @@ pub struct Spawn {
     /// Capabilities, given handles `FIRST_INITIAL_HANDLE..` in order (see
     /// `bedrock_abi::ipc`).
     pub caps: Vec<crate::cap::Cap>,
-    /// Scheme names the silo may look up
-    /// (`bedrock_abi::silo::ROOT_NAMESPACE`: all).
+    /// Scheme names the silo may look up, `+name` for those it may also
+    /// serve (`bedrock_abi::silo::ROOT_NAMESPACE`: all).
     pub namespace: Vec<alloc::string::String>,
     /// CPUs its threads start on (`None`: any).
     pub affinity: Option<CpuSet>,

@@ -206,9 +206,12 @@ impl Silo {
 
     /// Does the silo's namespace have scheme `name`?
     pub fn sees(&self, name: &str) -> bool {
-        self.namespace
-            .iter()
-            .any(|n| n == name || n == bedrock_abi::silo::ROOT_NAMESPACE)
+        bedrock_abi::silo::grants_lookup(self.namespace.iter().map(String::as_str), name)
+    }
+
+    /// May the silo serve scheme `name` (`+name` in its namespace)?
+    pub fn may_serve(&self, name: &str) -> bool {
+        bedrock_abi::silo::grants_serve(self.namespace.iter().map(String::as_str), name)
     }
 
     /// How the silo ended, once it has.

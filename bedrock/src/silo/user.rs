@@ -26,6 +26,8 @@ pub struct UserContext {
     /// x87/SSE registers while the thread is off the CPU.
     fpu: UnsafeCell<FpuState>,
     fs_base: AtomicU64,
+    /// Where the thread enters ring 3 first: (rip, rsp, rdi).
+    start: (u64, u64, u64),
 }
 
 // SAFETY: `fpu` is only accessed by the CPU switching the thread out or in,
@@ -35,8 +37,9 @@ unsafe impl Sync for UserContext {}
 unsafe impl Send for UserContext {}
 
 impl UserContext {
-    pub fn new(silo: Arc<Silo>, fs_base: u64) -> Self {
+    pub fn new(silo: Arc<Silo>, fs_base: u64, start: (u64, u64, u64)) -> Self {
         UserContext {
+            start,
             silo,
             end: Arc::new(Ending::default()),
             fpu: UnsafeCell::new(FpuState::initial()),
@@ -114,14 +117,20 @@ pub fn create_user_thread(
     tls: u64,
 ) -> Result<Arc<Thread>, MapError> {
     let name = format!("{}:{}", silo.name, silo.live_threads());
-    let user = UserContext::new(silo.clone(), tls);
+    let user = UserContext::new(silo.clone(), tls, (entry, stack, arg));
     crate::sched::create(
         name,
         DEFAULT_PRIORITY,
         silo.affinity,
         Some(user),
-        move || {
-            let frame = TrapFrame::user_entry(entry, stack, arg);
+        // Captures nothing, so its box allocates nothing: it never returns,
+        // and whatever it owned would never be freed.
+        || {
+            let frame = {
+                let me = crate::sched::current();
+                let (entry, stack, arg) = me.user.as_ref().map_or((0, 0, 0), |u| u.start);
+                TrapFrame::user_entry(entry, stack, arg)
+            };
             interrupts::disable_save();
             super::check_dying();
             // SAFETY: a fresh ring-3 context: user selectors, a user RIP and

@@ -514,8 +514,18 @@ fn read_name(ptr: u64, len: u64) -> Result<alloc::string::String, Errno> {
 
 pub fn scheme_register(silo: &Silo, ptr: u64, len: u64, h: u64) -> SysResult {
     let name = read_name(ptr, len)?;
+    // Authority first: serving a name needs `+name` in the namespace, or a
+    // client that sees the name could squat it (finding H4).
+    if !silo.may_serve(&name) {
+        log::warn!(
+            "silo {} ({}): may not serve scheme {name}: (no +{name} in its namespace)",
+            silo.id,
+            silo.name
+        );
+        return Err(Errno::Acces);
+    }
     let (port, _) = port_of(silo, h, Rights::RECEIVE)?;
-    crate::scheme::register(&name, port)?;
+    crate::scheme::register(&name, port, silo.id)?;
     log::info!("silo {} ({}) serves scheme {name}:", silo.id, silo.name);
     Ok(0)
 }

@@ -8,6 +8,7 @@ mod device;
 mod futex;
 
 pub use futex::log_waiters as log_futex_waiters;
+pub use sys::kernel_counters;
 mod ipc;
 mod memory;
 mod misc;
@@ -104,6 +105,7 @@ fn handle(call: Syscall, silo: &alloc::sync::Arc<crate::silo::Silo>, a: [u64; 6]
         Syscall::IrqAck => ipc::irq_ack(silo, a[0]),
         Syscall::SysSilos => sys::silos(silo, a[0], a[1]),
         Syscall::SysCpus => sys::cpus(silo, a[0], a[1]),
+        Syscall::SysCounters => sys::counters(silo, a[0]),
         Syscall::SetAffinity => thread::set_affinity(silo, a[0], a[1]),
         Syscall::GetCpu => Ok(crate::arch::x86_64::percpu::current().index),
         Syscall::SiloSpawn => silo::spawn(silo, a[0]),

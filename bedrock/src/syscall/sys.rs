@@ -1,9 +1,10 @@
-//! Introspection for `top`-like tools: silos and CPUs. Only silos whose
-//! namespace has `sys` may look.
+//! Introspection for `top`-like tools and leak tests: silos, CPUs and
+//! kernel-wide resource counters. Only silos whose namespace has `sys`
+//! may look.
 
 use alloc::vec::Vec;
 
-use bedrock_abi::{CpuRecord, Errno, SiloRecord};
+use bedrock_abi::{CpuRecord, Errno, KernelCounters, SiloRecord};
 
 use super::SysResult;
 use crate::arch::x86_64::percpu;
@@ -72,4 +73,31 @@ pub fn cpus(caller: &Silo, addr: u64, capacity: u64) -> SysResult {
         .collect();
     write_records(addr, &records)?;
     Ok(online)
+}
+
+/// The kernel's resource counters now (also read by the test scenarios).
+pub fn kernel_counters() -> KernelCounters {
+    let (frames_total, frames_free) = crate::mm::kernel_space::FRAMES
+        .lock()
+        .as_ref()
+        .map_or((0, 0), |f| (f.total_frames(), f.free_frames()));
+    let heap = crate::mm::heap::usage();
+    KernelCounters {
+        frames_total: frames_total as u64,
+        frames_free: frames_free as u64,
+        heap_claimed_bytes: heap.claimed,
+        heap_used_bytes: heap.allocated,
+        heap_allocations: heap.allocations,
+        stack_cache_bytes: crate::mm::kstack::cached_bytes(),
+        handles: crate::cap::table::live_handles() as u64,
+        threads: crate::sched::thread::live_threads() as u64,
+        silos: crate::silo::count() as u64,
+        scheme_names: crate::scheme::served() as u64,
+    }
+}
+
+pub fn counters(caller: &Silo, addr: u64) -> SysResult {
+    allowed(caller)?;
+    write_records(addr, &[kernel_counters()])?;
+    Ok(0)
 }

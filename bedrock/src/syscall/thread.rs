@@ -6,14 +6,15 @@ use bedrock_abi::Errno;
 
 use super::SysResult;
 use crate::arch::x86_64::percpu;
-use crate::arch::x86_64::usercopy::user_range_ok;
+use crate::mm::vmspace::user_register_ok;
 use crate::sched::cpuset::CpuSet;
 use crate::silo::{Silo, spawn_user_thread};
 
 pub fn create(silo: &Arc<Silo>, entry: u64, stack: u64, arg: u64, tls: u64) -> SysResult {
-    // RIP and RSP must be user addresses: IRET/SYSRET to anything else
-    // would fault in the kernel or run kernel addresses in ring 3.
-    if entry == 0 || !user_range_ok(entry, 1) || !user_range_ok(stack, 0) || !user_range_ok(tls, 0)
+    // RIP, RSP and FS base must be canonical user addresses: IRET/SYSRET
+    // or WRMSR of anything else faults in the kernel (or runs kernel
+    // addresses in ring 3).
+    if entry == 0 || !user_register_ok(entry) || !user_register_ok(stack) || !user_register_ok(tls)
     {
         return Err(Errno::Inval);
     }
@@ -32,7 +33,7 @@ pub fn join(silo: &Arc<Silo>, id: u64) -> SysResult {
 }
 
 pub fn set_fs_base(base: u64) -> SysResult {
-    if !user_range_ok(base, 0) {
+    if !user_register_ok(base) {
         return Err(Errno::Inval);
     }
     let me = crate::sched::current();

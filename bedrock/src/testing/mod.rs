@@ -3,8 +3,10 @@
 //! them. The line formats and exit codes come from `bedrock-testproto`,
 //! shared with the host harness (`cargo xtask test`).
 
+mod fuzz_scenarios;
 mod scenarios;
 mod sched_scenarios;
+mod sec_scenarios;
 mod std_scenarios;
 mod user_scenarios;
 mod wasm_scenarios;

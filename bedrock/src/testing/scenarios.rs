@@ -7,7 +7,10 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Context, Scenario, sched_scenarios, std_scenarios, user_scenarios, wasm_scenarios};
+use super::{
+    Context, Scenario, sched_scenarios, sec_scenarios, std_scenarios, user_scenarios,
+    wasm_scenarios,
+};
 use crate::arch::serial;
 use crate::boot::cmdline::Problem;
 use crate::mm::kernel_space::{FRAMES, kernel_image, with_kernel_mapper};
@@ -78,6 +81,7 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("silo_init_archive", user_scenarios::silo_init_archive),
     ("init_demo", user_scenarios::init_demo),
     ("device_caps", user_scenarios::device_caps),
+    ("syscall_fuzz", super::fuzz_scenarios::syscall_fuzz),
     ("std_hello", std_scenarios::std_hello),
     ("std_selftest_smp4", std_scenarios::std_selftest_smp4),
     ("wasm_hello", wasm_scenarios::wasm_hello),
@@ -94,6 +98,19 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("wasm_code_cache", wasm_scenarios::wasm_code_cache),
     ("wasm_silo_service", wasm_scenarios::wasm_silo_service),
     ("wasm_memory_baseline", wasm_scenarios::wasm_memory_baseline),
+    ("sec_shared_map_race", sec_scenarios::sec_shared_map_race),
+    (
+        "sec_fs_base_canonical",
+        sec_scenarios::sec_fs_base_canonical,
+    ),
+    ("sec_derive_chain", sec_scenarios::sec_derive_chain),
+    (
+        "sec_early_wake_no_leak",
+        sec_scenarios::sec_early_wake_no_leak,
+    ),
+    ("sec_scheme_squat", sec_scenarios::sec_scheme_squat),
+    ("sec_unmap_shootdown", sec_scenarios::sec_unmap_shootdown),
+    ("vm_race_stress", sec_scenarios::vm_race_stress),
 ];
 
 macro_rules! ensure {

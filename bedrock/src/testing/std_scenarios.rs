@@ -87,7 +87,7 @@ pub fn std_hello(ctx: &Context<'_>) -> Result<(), String> {
 pub fn std_selftest_smp4(ctx: &Context<'_>) -> Result<(), String> {
     let online = percpu::online();
     ensure!(online == 4, "{online} CPUs online; run with -smp 4");
-    let selftest = start(ctx, &["std-selftest"], &[], &["stdtest"])?;
+    let selftest = start(ctx, &["std-selftest"], &[], &["+stdtest"])?;
     expect("std-selftest", &selftest, ExitStatus::Code(0))?;
     let panicking = start(ctx, &["std-selftest", "panic-thread"], &[], &[])?;
     expect("std-selftest panic-thread", &panicking, ABORTED)?;

@@ -157,7 +157,7 @@ fn free_frames() -> usize {
 /// `slack` of `before`, and returns the last count seen. A silo's last
 /// thread is still leaving its CPU when `wait` returns; its address space
 /// goes right after that.
-fn frames_back_to(before: usize, slack: usize) -> usize {
+pub(super) fn frames_back_to(before: usize, slack: usize) -> usize {
     let deadline = crate::arch::x86_64::tsc::now_ns() + 2_000_000_000;
     let mut now = free_frames();
     while now + slack < before && crate::arch::x86_64::tsc::now_ns() < deadline {
@@ -168,7 +168,7 @@ fn frames_back_to(before: usize, slack: usize) -> usize {
 }
 
 /// The free frame count once it stops changing (silos finished leaving).
-fn settled_free_frames() -> usize {
+pub(super) fn settled_free_frames() -> usize {
     let mut last = free_frames();
     for _ in 0..100 {
         crate::sched::sleep_ns(20_000_000);
@@ -345,37 +345,36 @@ pub fn ipc_bad_messages(ctx: &Context<'_>) -> Result<(), String> {
 /// file; a client granted the scheme reads it back byte-exact through the
 /// bulk path.
 pub fn scheme_bulk_16mib(ctx: &Context<'_>) -> Result<(), String> {
-    let server = start_scheme_silo(ctx, "scheme-server", false)?;
-    expect_code0("client", &start_scheme_silo(ctx, "scheme-client", true)?)?;
-    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", true)?)?;
+    let server = start_scheme_silo(ctx, "scheme-server", &["+toy"])?;
+    expect_code0(
+        "client",
+        &start_scheme_silo(ctx, "scheme-client", &["toy"])?,
+    )?;
+    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", &["toy"])?)?;
     expect_code0("server", &server)
 }
 
 /// A silo whose namespace lacks a served scheme can neither look it up
 /// nor open its files, while a silo granted it reaches the server.
 pub fn namespace_isolation(ctx: &Context<'_>) -> Result<(), String> {
-    let server = start_scheme_silo(ctx, "scheme-server", false)?;
-    expect_code0(
-        "outsider",
-        &start_scheme_silo(ctx, "scheme-outsider", false)?,
-    )?;
-    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", true)?)?;
+    let server = start_scheme_silo(ctx, "scheme-server", &["+toy"])?;
+    expect_code0("outsider", &start_scheme_silo(ctx, "scheme-outsider", &[])?)?;
+    expect_code0("stopper", &start_scheme_silo(ctx, "scheme-stop", &["toy"])?)?;
     expect_code0("server", &server)
 }
 
-/// Starts a scheme case, with `toy` in its namespace or none.
-fn start_scheme_silo(ctx: &Context<'_>, case: &str, toy: bool) -> Result<Arc<Silo>, String> {
-    let namespace = if toy {
-        alloc::vec![String::from("toy")]
-    } else {
-        Vec::new()
-    };
+/// Starts a scheme case with `namespace` (`toy`, `+toy` or none).
+fn start_scheme_silo(
+    ctx: &Context<'_>,
+    case: &str,
+    namespace: &[&str],
+) -> Result<Arc<Silo>, String> {
     start_full(
         ctx,
         case,
         silo::Spawn {
             caps: Vec::new(),
-            namespace,
+            namespace: namespace.iter().map(|n| String::from(*n)).collect(),
             affinity: None,
         },
     )

@@ -72,6 +72,8 @@ fn demo() -> i32 {
             argv: &["runtime-silo", "service", DEMO_MANIFEST],
             // It reads the apps and the manifest from the boot archive.
             handles: &[Pass::Copy(silo::BOOT_ARCHIVE_HANDLE)],
+            // It serves `silo:` (and may register nothing else).
+            namespace: &["+silo"],
             ..SpawnArgs::default()
         })
     });

@@ -12,6 +12,8 @@ mod scheme_cases;
 mod silo_cases;
 mod bench;
 mod device_cases;
+mod fuzz_cases;
+mod sec_cases;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -62,6 +64,13 @@ fn main(args: &Args) -> i32 {
         "silo-init" => silo_cases::init(args),
         "bench-peer" => bench::peer(args),
         "device" => device_cases::run(args),
+        "fuzz" => fuzz_cases::run(args),
+        "sec-canonical" => sec_cases::canonical(args),
+        "sec-derive" => sec_cases::derive_chain(args),
+        "sec-wake" => sec_cases::early_wake(args),
+        "sec-squat" => sec_cases::squat(args),
+        "sec-map-race" => sec_cases::map_race(args),
+        "sec-unmap-shootdown" => sec_cases::unmap_shootdown(args),
         other => Err(other),
     };
     match result {

@@ -124,10 +124,9 @@ pub fn now_ns() -> u64 {
 pub fn ns_to_tsc(ns: u64) -> u64 {
     let base_ns = BASE_NS.load(Ordering::Relaxed);
     let hz = TSC_HZ.load(Ordering::Relaxed).max(1);
-    let delta = ns.saturating_sub(base_ns) as u128 * hz as u128 / 1_000_000_000;
     BASE_TSC
         .load(Ordering::Relaxed)
-        .saturating_add(delta as u64)
+        .saturating_add(crate::time::ns_to_ticks(ns.saturating_sub(base_ns), hz))
 }
 
 /// Busy-waits `ns` nanoseconds (for hardware delays before the scheduler).
