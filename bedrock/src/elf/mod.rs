@@ -1007,7 +1007,8 @@ fn check_tls(
 }
 
 /// The alignment the static-PIE base passed to [`plan`] needs (the largest
-/// `p_align` of the loadable segments, at least the page size), or the
+/// `p_align` of the loadable segments with a non-zero memory size, at least
+/// the page size), or the
 /// error [`plan`] would give for a file it cannot parse that far.
 pub fn required_alignment(file: &[u8]) -> Result<u64, ElfError> {
     let (_, phdrs) = headers(file)?;
@@ -1018,7 +1019,11 @@ pub fn required_alignment(file: &[u8]) -> Result<u64, ElfError> {
         .filter(|(_, p)| p.p_type == PT_LOAD)
     {
         check_load(i, ph, file.len())?;
-        align = align.max(ph.p_align);
+        // As in `plan`: a segment of no memory is not loaded, so its
+        // alignment constrains nothing.
+        if ph.p_memsz > 0 {
+            align = align.max(ph.p_align);
+        }
     }
     Ok(align)
 }

@@ -260,6 +260,19 @@ fn static_pie_at_other_bases() {
         })
     );
     assert!(plan(&file, 0x40_0000).is_ok());
+    // An empty PT_LOAD is not loaded: its alignment does not count (found
+    // by the elf_plan fuzzer: required_alignment said 2^56 where plan
+    // needed 4 KiB).
+    let mut b = pie();
+    b.phdr(Phdr {
+        align: 1 << 56,
+        ..Phdr::load(R, 0x1000, 0x1000, 0, 0)
+    });
+    b.phdrs[0].filesz += 56;
+    b.phdrs[0].memsz += 56;
+    let file = b.build();
+    assert_eq!(required_alignment(&file), Ok(0x1000));
+    assert!(plan(&file, BASE).is_ok());
 }
 
 #[test]
