@@ -270,6 +270,7 @@ fn run(host: &Host, sandbox: &Path, lines: &[Vec<&str>], outside: &HashSet<(u64,
         stdin: Box::new(io::empty()),
         stdout: Box::new(io::sink()),
         stderr: Box::new(io::sink()),
+        max_file_size: runtime_silo::wasi::DEFAULT_MAX_FILE_SIZE,
     })
     .expect("WASI context");
     let mut store = Store::new(&host.engine, ctx);
