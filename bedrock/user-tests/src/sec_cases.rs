@@ -21,10 +21,11 @@ const RW: usize = prot::READ | prot::WRITE;
 global_asm!(
     ".global sec_exit_entry",
     "sec_exit_entry:",
-    "mov eax, 2",
+    "mov eax, {exit}",
     "xor edi, edi",
     "syscall",
     "ud2",
+    exit = const Syscall::ThreadExit as usize,
 );
 
 unsafe extern "C" {
